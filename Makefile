@@ -1,0 +1,43 @@
+# ringlog developer targets. `make` (or `make help`) lists them.
+
+GO ?= go
+FUZZTIME ?= 60s
+BENCHSTAT ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+SHELL := bash
+.DEFAULT_GOAL := help
+.PHONY: help fmt lint test fuzz bench crash demo
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+fmt: ## Format all Go files in place (gofmt -w)
+	gofmt -w .
+
+lint: ## go vet, and fail if gofmt would change any file
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+test: ## go vet, then all tests with the race detector
+	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 9m ./...
+
+fuzz: ## Run each native fuzz target in ./fuzz for FUZZTIME (default 60s)
+	@if [ ! -d fuzz ]; then echo "fuzz/ does not exist yet: no fuzz targets to run"; exit 0; fi; \
+	list=$$($(GO) test ./fuzz/ -list 'Fuzz.*') || exit 1; \
+	targets=$$(grep '^Fuzz' <<<"$$list" || true); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets in ./fuzz"; exit 0; fi; \
+	for t in $$targets; do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test ./fuzz/ -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+bench: ## Benchmarks of mmaplog, flock, ringindex (6 runs) into bench.txt, then benchstat
+	set -o pipefail; $(GO) test ./mmaplog ./flock ./ringindex -run '^$$' -bench . -benchmem -count 6 | tee bench.txt
+	@$(GO) run $(BENCHSTAT) bench.txt || echo "benchstat not available; raw figures are in bench.txt"
+
+crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1)
+	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -run 'Crash|Kill' ./...
+
+demo: ## Run the demo in ./cmd/ringlog-demo
+	@if [ ! -d cmd/ringlog-demo ]; then echo "cmd/ringlog-demo is not written yet: no demo to run"; exit 0; fi; \
+	$(GO) run ./cmd/ringlog-demo

@@ -1,0 +1,186 @@
+package mmaplog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ringlog/ringlog/ringindex"
+)
+
+// Rotate seals the active segment, even an empty one, and returns its path; later appends
+// go to the next segment.
+func (l *Log) Rotate() (string, error) {
+	w, err := l.begin()
+	if err != nil {
+		return "", err
+	}
+	sealed := w.st.activeSeq
+	if err := l.ensureSegmentFile(sealed + 1); err != nil {
+		w.abort()
+		return "", err
+	}
+	w.st.activeSeq, w.st.writeOff = sealed+1, segHeaderSize
+	w.commit()
+	w.end()
+	return l.segmentPath(sealed), nil
+}
+
+// Sync makes every event appended before the call survive power loss: it flushes the
+// segment ranges and index slots written since the last Sync, fsyncs the directory, then
+// commits the new recovery point and flushes the meta state.
+func (l *Log) Sync() error {
+	w, err := l.begin()
+	if err != nil {
+		return err
+	}
+	if err := w.sync(); err != nil {
+		w.abort()
+		return err
+	}
+	w.end()
+	return nil
+}
+
+func (w *wtx) sync() error {
+	st := &w.st
+	from := st.syncedNext
+	if st.live > 0 && from < st.oldest {
+		from = st.oldest
+	}
+	if st.live > 0 && from < st.next {
+		startSeq, startOff := st.firstSeq, uint64(0)
+		if slot := w.idx.Load(from); !slot.IsZero() {
+			startSeq, startOff = w.slotSeq(slot), slot.Offset()
+		}
+		for seq := startSeq; seq <= st.activeSeq; seq++ {
+			seg, err := w.segment(seq)
+			if err != nil {
+				if errors.Is(err, errSegmentGone) {
+					continue
+				}
+				return err
+			}
+			lo, hi := uint64(0), w.l.opts.segmentSize
+			if seq == startSeq {
+				lo = startOff &^ 4095
+			}
+			if seq == st.activeSeq {
+				hi = st.writeOff
+			}
+			if hi > lo {
+				if err := msync(seg.data[lo:hi]); err != nil {
+					return fmt.Errorf("mmaplog: sync segment %d: %w", seq, err)
+				}
+			}
+		}
+		if err := w.idx.SyncRange(from, st.next); err != nil {
+			return fmt.Errorf("mmaplog: sync index: %w", err)
+		}
+	}
+	if err := syncDir(w.l.dir); err != nil {
+		return err
+	}
+	st.syncedNext = st.next
+	w.commit()
+	if err := msync(w.l.meta[:metaSize]); err != nil {
+		return fmt.Errorf("mmaplog: sync meta: %w", err)
+	}
+	return nil
+}
+
+// Stats describes a log at one moment.
+type Stats struct {
+	// EventCount is the number of live events.
+	EventCount uint64
+	// OldestEventID and NewestEventID bound the live ids (both 0 when EventCount is 0).
+	OldestEventID, NewestEventID EventID
+	// NextEventID is the id the next append must carry.
+	NextEventID EventID
+	// TotalBytes is the size of the segment files on disk.
+	TotalBytes uint64
+	// FileCount is the number of segment files.
+	FileCount int
+	// SegmentSize is the size of each segment file.
+	SegmentSize uint64
+	// SegmentCount is the number of segments from the first holding a live event to the
+	// active one (FileCount may be higher while prepared or deleted segments exist).
+	SegmentCount uint64
+	// ActiveSegment is the seq of the segment receiving appends.
+	ActiveSegment uint64
+	// IndexCapacity is the number of slots of the index ring.
+	IndexCapacity uint64
+	// IndexGrowing is true while the index grows online into a larger file.
+	IndexGrowing bool
+	// BytesUsed is the bytes from the oldest live record to the write offset, in existing
+	// segment files (records, padding and records deleted in between).
+	BytesUsed uint64
+	// BytesAllocated is the bytes of all the log's files: segments, index and meta.
+	BytesAllocated uint64
+	// MaxEventSize and MaxBatchBytes are the limits in force.
+	MaxEventSize, MaxBatchBytes uint64
+}
+
+// Stats returns counts and sizes of the log.
+func (l *Log) Stats() (Stats, error) {
+	if err := l.rlock(); err != nil {
+		return Stats{}, err
+	}
+	st := l.loadState()
+	var firstLiveSeq, firstOff uint64 = st.activeSeq, st.writeOff
+	if st.live > 0 {
+		if idx, err := l.indexFor(st.indexGen); err == nil {
+			if slot := idx.Load(st.oldest); !slot.IsZero() {
+				firstLiveSeq, firstOff = slot.FullSeq(st.activeSeq), slot.Offset()
+			}
+		}
+	}
+	l.segMu.RUnlock()
+	s := Stats{
+		EventCount:    st.live,
+		NextEventID:   st.next,
+		SegmentSize:   l.opts.segmentSize,
+		ActiveSegment: st.activeSeq,
+		IndexCapacity: st.indexCap,
+		IndexGrowing:  st.migGen != 0,
+		MaxEventSize:  l.opts.maxEventSize,
+		MaxBatchBytes: l.opts.maxBatchBytes,
+	}
+	if st.live > 0 {
+		s.OldestEventID, s.NewestEventID = st.oldest, st.newest
+	}
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return Stats{}, fmt.Errorf("mmaplog: stats: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if isTempName(name) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		size := uint64(info.Size())
+		if seq, ok := parseSegmentFileName(name); ok {
+			s.FileCount++
+			s.TotalBytes += size
+			s.BytesAllocated += size
+			if seq >= firstLiveSeq && seq < st.activeSeq {
+				s.BytesUsed += size
+			}
+			continue
+		}
+		if _, ok := ringindex.ParseFileName(name); ok || name == metaFileName {
+			s.BytesAllocated += size
+		}
+	}
+	s.SegmentCount = st.activeSeq - st.firstSeq + 1
+	if firstLiveSeq == st.activeSeq {
+		s.BytesUsed = st.writeOff - firstOff
+	} else {
+		s.BytesUsed += st.writeOff - firstOff
+	}
+	return s, nil
+}

@@ -1,0 +1,163 @@
+package mmaplog
+
+import (
+	"github.com/ringlog/ringlog/ringindex"
+)
+
+// AppendWithID appends one event with a caller-allocated id. On a log with live events the
+// id must equal NextEventID(); on an empty log it may be any id >= NextEventID(). Otherwise
+// the error is an *IDError (errors.Is(err, ErrOutOfOrder)) and nothing is written.
+func (l *Log) AppendWithID(id EventID, event []byte) error {
+	one := [1][]byte{event}
+	_, err := l.appendBatch(id, true, one[:])
+	return err
+}
+
+// AppendBatchWithIDs appends events with ids first, first+1, ... atomically: after any
+// crash, all or none of the batch is visible, and readers see it all at once. The id rule
+// of AppendWithID applies to first.
+func (l *Log) AppendBatchWithIDs(first EventID, events [][]byte) error {
+	_, err := l.appendBatch(first, true, events)
+	return err
+}
+
+// Append appends one event with the id NextEventID() has under the write lock, and returns
+// it. Use it when several writers share a log and none allocates ids.
+func (l *Log) Append(event []byte) (EventID, error) {
+	one := [1][]byte{event}
+	return l.appendBatch(0, false, one[:])
+}
+
+// AppendBatch appends events atomically with ids allocated under the write lock and
+// returns the first id.
+func (l *Log) AppendBatch(events [][]byte) (EventID, error) {
+	return l.appendBatch(0, false, events)
+}
+
+// checkBatch rejects a batch before anything is locked or written.
+func (l *Log) checkBatch(events [][]byte) error {
+	if len(events) == 0 {
+		return ErrEmptyBatch
+	}
+	var sum uint64
+	for i, e := range events {
+		if uint64(len(e)) > l.opts.maxEventSize {
+			return &sizeError{what: "event", index: i, size: uint64(len(e)), limit: l.opts.maxEventSize}
+		}
+		sum += uint64(len(e))
+	}
+	if sum > l.opts.maxBatchBytes {
+		return &sizeError{what: "batch", index: -1, size: sum, limit: l.opts.maxBatchBytes}
+	}
+	return nil
+}
+
+func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID, error) {
+	if l.closed.Load() {
+		return 0, ErrClosed
+	}
+	if err := l.checkBatch(events); err != nil {
+		return 0, err
+	}
+	w, err := l.begin()
+	if err != nil {
+		return 0, err
+	}
+	if !withID {
+		first = w.st.next
+	} else if err := w.checkID(first); err != nil {
+		w.abort()
+		return 0, err
+	}
+	n := uint64(len(events))
+	if first+n < first || first+n == Latest {
+		w.abort()
+		return 0, &IDError{Expected: w.st.next, Got: first, Empty: w.st.live == 0}
+	}
+	if err := w.appendRecords(first, events); err != nil {
+		w.abort()
+		return 0, err
+	}
+	w.commit()
+	w.afterAppend()
+	w.end()
+	return first, nil
+}
+
+// checkID applies the id rule.
+func (w *wtx) checkID(id EventID) error {
+	if w.st.live == 0 {
+		if id < w.st.next {
+			return &IDError{Expected: w.st.next, Got: id, Empty: true}
+		}
+		return nil
+	}
+	if id != w.st.next {
+		return &IDError{Expected: w.st.next, Got: id}
+	}
+	return nil
+}
+
+// appendRecords writes the records and slots of a batch and updates w.st; nothing is
+// published until the caller commits.
+func (w *wtx) appendRecords(first EventID, events [][]byte) error {
+	n := uint64(len(events))
+	base := w.base(first)
+	if err := w.ensureCapacity(base, first+n); err != nil {
+		return err
+	}
+	segSize := w.l.opts.segmentSize
+	seq, off := w.st.activeSeq, w.st.writeOff
+	seg, err := w.segment(seq)
+	if err != nil {
+		return err
+	}
+	firstSeq := seq
+	for i, e := range events {
+		size := recordSize(len(e))
+		if off+size > segSize {
+			seq, off = seq+1, segHeaderSize
+			if err := w.l.ensureSegmentFile(seq); err != nil {
+				return err
+			}
+			if seg, err = w.segment(seq); err != nil {
+				return err
+			}
+		}
+		if i == 0 {
+			firstSeq = seq
+		}
+		id := first + uint64(i)
+		putRecord(seg.data[off:off+size], id, e)
+		w.store(id, ringindex.MakeSlot(seq, off))
+		off += size
+	}
+	wasEmpty := w.st.live == 0
+	w.st.next = first + n
+	w.st.newest = first + n - 1
+	w.st.live += n
+	if wasEmpty {
+		w.st.oldest = first
+		w.st.dead = 0
+		if firstSeq > w.st.firstSeq {
+			for s := w.st.firstSeq; s < firstSeq; s++ {
+				w.unlink = append(w.unlink, s)
+			}
+			w.st.firstSeq = firstSeq
+		}
+	}
+	w.st.activeSeq, w.st.writeOff = seq, off
+	quota := 4 * n
+	if quota < 256 {
+		quota = 256
+	}
+	w.copySlots(base, quota)
+	return nil
+}
+
+// afterAppend starts preparing the next segment once the active one is half full.
+func (w *wtx) afterAppend() {
+	if w.st.writeOff > w.l.opts.segmentSize/2 {
+		w.l.prepareAhead(w.st.activeSeq + 1)
+	}
+}

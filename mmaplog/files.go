@@ -1,0 +1,90 @@
+package mmaplog
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// linkRename renames from to to without replacing an existing file: link, then unlink.
+func linkRename(from, to string) error {
+	if err := os.Link(from, to); err != nil {
+		return err
+	}
+	return os.Remove(from)
+}
+
+// tempName returns a fresh temporary name for final in the same directory.
+func tempName(final string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return final + tmpInfix + hex.EncodeToString(b[:])
+}
+
+func isTempName(name string) bool { return strings.Contains(name, tmpInfix) }
+
+// createFile creates final atomically: a temporary file is preallocated to size, given
+// header at offset 0, fsynced and renamed into place without replacing. If final exists
+// the result wraps fs.ErrExist and final is untouched.
+func createFile(final string, size int64, header []byte, perm fs.FileMode) error {
+	tmp := tempName(final)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err := preallocate(f, size); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(header, 0); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	ok = true
+	if err := renameNoReplace(tmp, final); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so that creates and unlinks in it are durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mmaplog: sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeIfExists unlinks path, ignoring a missing file.
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+func join(dir, name string) string { return filepath.Join(dir, name) }

@@ -1,0 +1,22 @@
+//go:build !linux
+
+package mmaplog
+
+import (
+	"os"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// preallocate reserves size bytes for f. Without fallocate(2) this only sets the size, so
+// a full disk may surface later.
+func preallocate(f *os.File, size int64) error { return f.Truncate(size) }
+
+// renameNoReplace renames from to to, failing when to exists (link, then unlink).
+func renameNoReplace(from, to string) error { return linkRename(from, to) }
+
+// prefault is a no-op where MADV_POPULATE_WRITE does not exist.
+func prefault(b []byte) {}
+
+// msync flushes the whole mapping holding b.
+func msync(b []byte) error { return mmap.MMap(b).Flush() }

@@ -1,0 +1,339 @@
+package mmaplog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+// The on-disk format. docs/FORMAT.md is the full description; the diagrams are repeated
+// here beside the constants they define. Everything marked "must not change" is wire
+// format.
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Meta file (4096 bytes):
+//
+//	offset  size  field
+//	0       8     magic        "RLOGMETA"                       must not change
+//	8       4     version      = 1                              must not change
+//	12      4     stateSize    = 160
+//	16      16    logID
+//	32      8     segmentSize
+//	40      4     headerCRC    CRC-32C of [0,40)
+//	128     8     commit       generation of the current state (atomic word)
+//	192     4     tailFutex    reserved, zero
+//	256     8     waiters      reserved, zero
+//	1024    160   state[0]     copy for even generations
+//	2048    160   state[1]     copy for odd generations
+const (
+	metaMagic         = "RLOGMETA" // must not change
+	metaVersion       = 1          // must not change
+	metaSize          = 4096
+	metaHeaderLen     = 44
+	metaCommitOff     = 128
+	metaStateOff0     = 1024
+	metaStateOff1     = 2048
+	stateWords        = 20
+	stateSize         = stateWords * 8
+	stateCRCOff       = 152
+	metaFileName      = "meta"
+	lockFileName      = "lock"
+	segmentFilePrefix = "seg-"
+	tmpInfix          = ".tmp-"
+)
+
+// Segment header (64 bytes; records start at 64):
+//
+//	offset  size  field
+//	0       8     magic        "RLOGSEG\x00"                    must not change
+//	8       4     version      = 1                              must not change
+//	12      4     headerSize   = 64
+//	16      8     seq
+//	24      8     segmentSize
+//	32      16    logID
+//	48      4     headerCRC    CRC-32C of [0,48)
+//	52      12    zero
+const (
+	segMagic      = "RLOGSEG\x00" // must not change
+	segVersion    = 1             // must not change
+	segHeaderSize = 64
+	segHeaderLen  = 52
+)
+
+// Record (8-byte aligned; never crosses a segment boundary):
+//
+//	offset  size  field
+//	0       4     length   payload bytes (0 is a valid, empty event)
+//	4       4     crc      CRC-32C seeded with recordCRCSeed over [8,16) ++ [0,4) ++ payload
+//	8       8     id
+//	16      len   payload
+//	16+len  pad   zero to the next multiple of 8
+const (
+	recordHeaderSize = 16
+	recordCRCSeed    = 0x52494E47 // "RING"; makes the CRC of an all-zero header non-zero. Must not change.
+	recordAlign      = 8
+)
+
+// Limits and defaults.
+const (
+	// MinSegmentSize is the smallest Options.SegmentSize.
+	MinSegmentSize = 16 << 10
+	// MaxSegmentSize is the largest Options.SegmentSize (record offsets are stored /8 in 32 bits).
+	MaxSegmentSize = 16 << 30
+	// DefaultSegmentSize is the segment size of a new log when Options.SegmentSize is 0.
+	DefaultSegmentSize = 64 << 20
+	// DefaultMaxEventSize is Options.MaxEventSize when zero, lowered to what fits a segment.
+	DefaultMaxEventSize = 4 << 20
+	// DefaultMaxBatchBytes is Options.MaxBatchBytes when zero.
+	DefaultMaxBatchBytes = 64 << 20
+	// DefaultIndexCapacity is the initial number of index slots of a new log.
+	DefaultIndexCapacity = 1 << 18
+)
+
+func recordSize(payload int) uint64 {
+	return uint64(recordHeaderSize + (payload+recordAlign-1)&^(recordAlign-1))
+}
+
+func recordCRC(hdr []byte, payload []byte) uint32 {
+	c := crc32.Update(recordCRCSeed, castagnoli, hdr[8:16])
+	c = crc32.Update(c, castagnoli, hdr[0:4])
+	return crc32.Update(c, castagnoli, payload)
+}
+
+// putRecord writes a record (payload first, header last) at dst[0:], which must hold
+// recordSize(len(payload)) bytes. Padding bytes are left as they are: they are never read.
+func putRecord(dst []byte, id EventID, payload []byte) {
+	copy(dst[recordHeaderSize:], payload)
+	binary.LittleEndian.PutUint32(dst[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(dst[8:16], id)
+	binary.LittleEndian.PutUint32(dst[4:8], recordCRC(dst[:recordHeaderSize], dst[recordHeaderSize:recordHeaderSize+len(payload)]))
+}
+
+// decodeRecord validates the record at seg[off:] and returns its payload (aliasing seg).
+// It checks bounds, the length limit, the id and the CRC; it never panics and never
+// allocates.
+func decodeRecord(seg []byte, off uint64, want EventID, maxEvent uint64) ([]byte, string) {
+	if off < segHeaderSize || off%recordAlign != 0 || off > uint64(len(seg)) || uint64(len(seg))-off < recordHeaderSize {
+		return nil, "record offset out of bounds"
+	}
+	hdr := seg[off : off+recordHeaderSize]
+	n := uint64(binary.LittleEndian.Uint32(hdr[0:4]))
+	if n > maxEvent || n > uint64(len(seg))-off-recordHeaderSize {
+		return nil, "record length out of bounds"
+	}
+	if id := binary.LittleEndian.Uint64(hdr[8:16]); id != want {
+		return nil, fmt.Sprintf("record id %d, want %d", id, want)
+	}
+	payload := seg[off+recordHeaderSize : off+recordHeaderSize+n]
+	if binary.LittleEndian.Uint32(hdr[4:8]) != recordCRC(hdr, payload) {
+		return nil, "record checksum mismatch"
+	}
+	return payload, ""
+}
+
+// metaHeader is the immutable part of the meta file.
+type metaHeader struct {
+	logID       [16]byte
+	segmentSize uint64
+}
+
+func encodeMetaHeader(h metaHeader) []byte {
+	b := make([]byte, metaSize)
+	copy(b[0:8], metaMagic)
+	binary.LittleEndian.PutUint32(b[8:12], metaVersion)
+	binary.LittleEndian.PutUint32(b[12:16], stateSize)
+	copy(b[16:32], h.logID[:])
+	binary.LittleEndian.PutUint64(b[32:40], h.segmentSize)
+	binary.LittleEndian.PutUint32(b[40:44], crc32.Checksum(b[0:40], castagnoli))
+	return b
+}
+
+func decodeMetaHeader(path string, b []byte) (metaHeader, error) {
+	var h metaHeader
+	if len(b) < metaSize {
+		return h, corruptf(path, int64(len(b)), "meta file is %d bytes, want %d", len(b), metaSize)
+	}
+	if string(b[0:8]) != metaMagic {
+		return h, corruptf(path, 0, "bad magic %q", b[0:8])
+	}
+	if v := binary.LittleEndian.Uint32(b[8:12]); v != metaVersion {
+		return h, &CorruptError{Path: path, Offset: 8, What: fmt.Sprintf("version %d, want %d", v, metaVersion), Err: ErrVersion}
+	}
+	if got, want := binary.LittleEndian.Uint32(b[40:44]), crc32.Checksum(b[0:40], castagnoli); got != want {
+		return h, corruptf(path, 40, "header checksum %08x, want %08x", got, want)
+	}
+	if s := binary.LittleEndian.Uint32(b[12:16]); s != stateSize {
+		return h, corruptf(path, 12, "state size %d, want %d", s, stateSize)
+	}
+	copy(h.logID[:], b[16:32])
+	h.segmentSize = binary.LittleEndian.Uint64(b[32:40])
+	if h.segmentSize < MinSegmentSize || h.segmentSize > MaxSegmentSize || h.segmentSize%4096 != 0 {
+		return h, corruptf(path, 32, "segment size %d out of range", h.segmentSize)
+	}
+	return h, nil
+}
+
+// segHeader is a segment file's header.
+type segHeader struct {
+	seq         uint64
+	segmentSize uint64
+	logID       [16]byte
+}
+
+func encodeSegHeader(h segHeader) []byte {
+	b := make([]byte, segHeaderSize)
+	copy(b[0:8], segMagic)
+	binary.LittleEndian.PutUint32(b[8:12], segVersion)
+	binary.LittleEndian.PutUint32(b[12:16], segHeaderSize)
+	binary.LittleEndian.PutUint64(b[16:24], h.seq)
+	binary.LittleEndian.PutUint64(b[24:32], h.segmentSize)
+	copy(b[32:48], h.logID[:])
+	binary.LittleEndian.PutUint32(b[48:52], crc32.Checksum(b[0:48], castagnoli))
+	return b
+}
+
+// checkSegHeader validates b as the header of segment seq of the log with the given id and
+// segment size.
+func checkSegHeader(path string, b []byte, want segHeader) error {
+	if len(b) < segHeaderLen {
+		return corruptf(path, int64(len(b)), "segment header truncated")
+	}
+	if string(b[0:8]) != segMagic {
+		return corruptf(path, 0, "bad magic %q", b[0:8])
+	}
+	if v := binary.LittleEndian.Uint32(b[8:12]); v != segVersion {
+		return &CorruptError{Path: path, Offset: 8, What: fmt.Sprintf("version %d, want %d", v, segVersion), Err: ErrVersion}
+	}
+	if got, want := binary.LittleEndian.Uint32(b[48:52]), crc32.Checksum(b[0:48], castagnoli); got != want {
+		return corruptf(path, 48, "header checksum %08x, want %08x", got, want)
+	}
+	if s := binary.LittleEndian.Uint32(b[12:16]); s != segHeaderSize {
+		return corruptf(path, 12, "header size %d, want %d", s, segHeaderSize)
+	}
+	if s := binary.LittleEndian.Uint64(b[16:24]); s != want.seq {
+		return corruptf(path, 16, "segment seq %d, want %d", s, want.seq)
+	}
+	if s := binary.LittleEndian.Uint64(b[24:32]); s != want.segmentSize {
+		return corruptf(path, 24, "segment size %d, want %d", s, want.segmentSize)
+	}
+	if string(b[32:48]) != string(want.logID[:]) {
+		return corruptf(path, 32, "segment belongs to another log")
+	}
+	return nil
+}
+
+// state is one committed state of the log (a state copy in the meta file). See
+// docs/FORMAT.md section 2 for the meaning of each field.
+//
+//	offset  field        offset  field
+//	0       gen          80      indexCap
+//	8       next         88      migGen
+//	16      oldest       96      migCap
+//	24      newest       104     migNext
+//	32      live         112     delStart
+//	40      dead         120     delEnd
+//	48      firstSeq     128     syncedNext
+//	56      activeSeq    136     reserved
+//	64      writeOff     144     reserved
+//	72      indexGen     152     crc (CRC-32C of [0,152))
+type state struct {
+	gen, next, oldest, newest, live, dead uint64
+	firstSeq, activeSeq, writeOff         uint64
+	indexGen, indexCap                    uint64
+	migGen, migCap, migNext               uint64
+	delStart, delEnd                      uint64
+	syncedNext                            uint64
+}
+
+func (s *state) words() [stateWords]uint64 {
+	return [stateWords]uint64{s.gen, s.next, s.oldest, s.newest, s.live, s.dead,
+		s.firstSeq, s.activeSeq, s.writeOff, s.indexGen, s.indexCap,
+		s.migGen, s.migCap, s.migNext, s.delStart, s.delEnd, s.syncedNext, 0, 0, 0}
+}
+
+func stateFromWords(w *[stateWords]uint64) state {
+	return state{gen: w[0], next: w[1], oldest: w[2], newest: w[3], live: w[4], dead: w[5],
+		firstSeq: w[6], activeSeq: w[7], writeOff: w[8], indexGen: w[9], indexCap: w[10],
+		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16]}
+}
+
+// encodeState returns the 160 bytes of a state copy, CRC included.
+func encodeState(s *state) [stateSize]byte {
+	var b [stateSize]byte
+	w := s.words()
+	for i := 0; i < stateCRCOff/8; i++ {
+		binary.LittleEndian.PutUint64(b[i*8:], w[i])
+	}
+	binary.LittleEndian.PutUint32(b[stateCRCOff:], crc32.Checksum(b[:stateCRCOff], castagnoli))
+	return b
+}
+
+// stateCRCValid reports whether the raw words of a copy carry a valid CRC.
+func stateCRCValid(w *[stateWords]uint64) bool {
+	var b [stateSize]byte
+	for i := range w {
+		binary.LittleEndian.PutUint64(b[i*8:], w[i])
+	}
+	return binary.LittleEndian.Uint32(b[stateCRCOff:]) == crc32.Checksum(b[:stateCRCOff], castagnoli) &&
+		binary.LittleEndian.Uint32(b[stateCRCOff+4:]) == 0
+}
+
+// pendingDelete reports whether an interior delete is committed but not yet applied.
+func (s *state) pendingDelete() bool { return s.delEnd >= s.delStart }
+
+// isLive reports whether id is live in s, ignoring tombstones (which live in the index).
+func (s *state) isLive(id EventID) bool {
+	if s.live == 0 || id < s.oldest || id > s.newest {
+		return false
+	}
+	return !(s.pendingDelete() && id >= s.delStart && id <= s.delEnd)
+}
+
+// validate checks the invariants of a committed state. It returns a description of the
+// first violation, or "".
+func (s *state) validate(segSize uint64) string {
+	switch {
+	case s.live > 0 && !(s.oldest <= s.newest && s.newest < s.next):
+		return fmt.Sprintf("ids out of order: oldest %d newest %d next %d", s.oldest, s.newest, s.next)
+	case s.live > 0 && s.live+s.dead != s.next-s.oldest:
+		return fmt.Sprintf("counts: live %d + dead %d != next %d - oldest %d", s.live, s.dead, s.next, s.oldest)
+	case s.live == 0 && (s.dead != 0 || s.oldest != s.next):
+		return fmt.Sprintf("empty log with dead %d oldest %d next %d", s.dead, s.oldest, s.next)
+	case s.firstSeq > s.activeSeq:
+		return fmt.Sprintf("first segment %d after active %d", s.firstSeq, s.activeSeq)
+	case s.activeSeq-s.firstSeq >= 1<<31:
+		return "too many segments"
+	case s.writeOff < segHeaderSize || s.writeOff > segSize || s.writeOff%recordAlign != 0:
+		return fmt.Sprintf("write offset %d out of range", s.writeOff)
+	case s.indexCap == 0 || s.indexCap&(s.indexCap-1) != 0:
+		return fmt.Sprintf("index capacity %d", s.indexCap)
+	case s.live > 0 && s.next-s.oldest > s.indexCap:
+		return fmt.Sprintf("span %d exceeds index capacity %d", s.next-s.oldest, s.indexCap)
+	case s.migGen != 0 && (s.migGen <= s.indexGen || s.migCap <= s.indexCap || s.migCap&(s.migCap-1) != 0):
+		return fmt.Sprintf("index growth gen %d cap %d", s.migGen, s.migCap)
+	}
+	return ""
+}
+
+// segmentFileName is the name of segment seq in the log directory.
+func segmentFileName(seq uint64) string { return fmt.Sprintf("%s%016x", segmentFilePrefix, seq) }
+
+// parseSegmentFileName returns the seq of a segment file name.
+func parseSegmentFileName(name string) (uint64, bool) {
+	if len(name) != len(segmentFilePrefix)+16 || name[:len(segmentFilePrefix)] != segmentFilePrefix {
+		return 0, false
+	}
+	var seq uint64
+	for _, c := range name[len(segmentFilePrefix):] {
+		switch {
+		case c >= '0' && c <= '9':
+			seq = seq<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			seq = seq<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return seq, true
+}

@@ -1,0 +1,322 @@
+package mmaplog
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/edsrzf/mmap-go"
+	"github.com/ringlog/ringlog/flock"
+	"github.com/ringlog/ringlog/ringindex"
+)
+
+// EventID identifies an event. Ids are dense: the live ids are exactly [oldest, newest]
+// minus interior deletes.
+type EventID = uint64
+
+// Latest is an open end for IterRange: up to the newest event at the time of the call.
+const Latest EventID = math.MaxUint64
+
+// EventLog is the Azoth event-log contract, implemented by *Log.
+type EventLog interface {
+	AppendWithID(id EventID, event []byte) error
+	AppendBatchWithIDs(first EventID, events [][]byte) error
+	NextEventID() (EventID, error)
+	IterRange(start, end EventID) (*Iterator, error)
+	Get(id EventID) ([]byte, error)
+	DeleteRange(start, end EventID) (int, error)
+	Rotate() (string, error)
+	OldestEventID() (EventID, error)
+	NewestEventID() (EventID, error)
+	Sync() error
+	Stats() (Stats, error)
+}
+
+var _ EventLog = (*Log)(nil)
+
+// Log is an open handle on a log directory. It is safe for concurrent use by many
+// goroutines; several handles, in one process or in several, may use one directory.
+type Log struct {
+	dir    string
+	opts   resolved
+	logID  [16]byte
+	lock   *flock.Lock
+	closed atomic.Bool
+
+	metaFile *os.File
+	meta     mmap.MMap
+	commit   *uint64
+	states   [2]*[stateWords]uint64
+
+	segMu sync.RWMutex
+	segs  map[uint64]*segment
+
+	idxMu  sync.Mutex
+	idxs   map[uint64]*ringindex.Index
+	curIdx atomic.Pointer[ringindex.Index]
+
+	prepMu      sync.Mutex
+	prepWG      sync.WaitGroup
+	prepBusy    atomic.Bool
+	preparedSeq atomic.Uint64 // highest seq this handle has prepared + 1
+}
+
+// Open creates or opens the log in dir. Several processes may open, and create, the same
+// directory at the same moment.
+func Open(dir string, opts *Options) (*Log, error) {
+	r, err := resolveOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		return nil, fmt.Errorf("%w: ringlog needs a little-endian machine", ErrInvalidOptions)
+	}
+	if err := os.MkdirAll(dir, r.dirMode); err != nil {
+		return nil, fmt.Errorf("mmaplog: create %s: %w", dir, err)
+	}
+	lk, err := flock.New(join(dir, lockFileName), r.fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("mmaplog: open lock: %w", err)
+	}
+	l := &Log{dir: dir, opts: r, lock: lk, segs: map[uint64]*segment{}, idxs: map[uint64]*ringindex.Index{}}
+	if err := l.open(); err != nil {
+		l.release()
+		return nil, err
+	}
+	if err := l.repair(); err != nil {
+		l.closed.Store(true)
+		l.release()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) open() error {
+	if err := l.lock.Lock(); err != nil {
+		return fmt.Errorf("mmaplog: lock %s: %w", l.dir, err)
+	}
+	defer l.lock.Unlock()
+	metaPath := join(l.dir, metaFileName)
+	if _, err := os.Stat(metaPath); errors.Is(err, fs.ErrNotExist) {
+		if err := l.create(); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("mmaplog: %w", err)
+	}
+	if err := l.mapMeta(); err != nil {
+		return err
+	}
+	st, err := l.checkedState()
+	if err != nil {
+		return err
+	}
+	if _, err := l.indexFor(st.indexGen); err != nil {
+		return err
+	}
+	if _, err := l.acquireSegment(st.activeSeq); err != nil {
+		return err
+	}
+	l.releaseSegment(st.activeSeq)
+	return nil
+}
+
+// create makes a new log: segment 0, index generation 1, then the meta file last.
+func (l *Log) create() error {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	segPath := join(l.dir, segmentFileName(0))
+	_ = removeIfExists(segPath) // leftovers of a creator that died before publishing meta
+	if err := createFile(segPath, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: 0, segmentSize: l.opts.segmentSize, logID: id}), l.opts.fileMode); err != nil {
+		return fmt.Errorf("mmaplog: create segment: %w", err)
+	}
+	idxPath := join(l.dir, ringindex.FileName(1))
+	_ = removeIfExists(idxPath)
+	idx, err := ringindex.Create(idxPath, l.opts.indexCapacity, id, 1, l.opts.fileMode)
+	if err != nil {
+		return fmt.Errorf("mmaplog: create index: %w", err)
+	}
+	_ = idx.Close()
+	b := encodeMetaHeader(metaHeader{logID: id, segmentSize: l.opts.segmentSize})
+	st := state{gen: 0, writeOff: segHeaderSize, indexGen: 1, indexCap: l.opts.indexCapacity, delStart: 1}
+	enc := encodeState(&st)
+	copy(b[metaStateOff0:], enc[:])
+	if err := createFile(join(l.dir, metaFileName), metaSize, b, l.opts.fileMode); err != nil {
+		return fmt.Errorf("mmaplog: create meta: %w", err)
+	}
+	return syncDir(l.dir)
+}
+
+func (l *Log) mapMeta() error {
+	path := join(l.dir, metaFileName)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("mmaplog: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if fi.Size() < metaSize {
+		f.Close()
+		return corruptf(path, fi.Size(), "meta file is %d bytes, want %d", fi.Size(), metaSize)
+	}
+	m, err := mmap.MapRegion(f, metaSize, mmap.RDWR, 0, 0)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("mmaplog: map %s: %w", path, err)
+	}
+	l.metaFile, l.meta = f, m
+	h, err := decodeMetaHeader(path, m)
+	if err != nil {
+		return err
+	}
+	if l.opts.explicitSeg && h.segmentSize != l.opts.segmentSize {
+		return invalidOptions("SegmentSize %d differs from the log's %d", l.opts.segmentSize, h.segmentSize)
+	}
+	l.opts.segmentSize = h.segmentSize
+	if err := l.opts.fitSegment(); err != nil {
+		return err
+	}
+	l.logID = h.logID
+	l.commit = (*uint64)(unsafe.Pointer(&m[metaCommitOff]))
+	l.states[0] = (*[stateWords]uint64)(unsafe.Pointer(&m[metaStateOff0]))
+	l.states[1] = (*[stateWords]uint64)(unsafe.Pointer(&m[metaStateOff1]))
+	return nil
+}
+
+// loadState returns the committed state (the reader side of the commit protocol).
+func (l *Log) loadState() state {
+	for {
+		g1 := atomic.LoadUint64(l.commit)
+		p := l.states[g1&1]
+		var w [stateWords]uint64
+		for i := range w {
+			w[i] = atomic.LoadUint64(&p[i])
+		}
+		if atomic.LoadUint64(l.commit) == g1 && w[0] == g1 {
+			return stateFromWords(&w)
+		}
+	}
+}
+
+// checkedState loads the committed state, validating its CRC and invariants; it rolls
+// back to the previous copy when the current one is torn (power loss). Callers hold the
+// lock.
+func (l *Log) checkedState() (state, error) {
+	path := join(l.dir, metaFileName)
+	g := atomic.LoadUint64(l.commit)
+	cur := *l.states[g&1]
+	if cur[0] == g && stateCRCValid(&cur) {
+		st := stateFromWords(&cur)
+		if msg := st.validate(l.opts.segmentSize); msg != "" {
+			return st, corruptf(path, int64(metaStateOff0+1024*(g&1)), "state %d: %s", g, msg)
+		}
+		return st, nil
+	}
+	prev := *l.states[(g+1)&1]
+	if g > 0 && prev[0] == g-1 && stateCRCValid(&prev) {
+		st := stateFromWords(&prev)
+		if st.validate(l.opts.segmentSize) == "" {
+			atomic.StoreUint64(l.commit, g-1)
+			return st, nil
+		}
+	}
+	return state{}, corruptf(path, int64(metaStateOff0+1024*(g&1)), "state %d: bad checksum or generation", g)
+}
+
+// commitState publishes s as the next generation (the writer side of the commit
+// protocol). The caller holds the lock.
+func (l *Log) commitState(s *state) {
+	g := atomic.LoadUint64(l.commit)
+	s.gen = g + 1
+	enc := encodeState(s)
+	off := metaStateOff0
+	if s.gen&1 == 1 {
+		off = metaStateOff1
+	}
+	copy(l.meta[off:off+stateSize], enc[:])
+	atomic.StoreUint64(l.commit, s.gen)
+}
+
+// indexFor returns the handle's mapping of index generation gen, opening it on first use,
+// and makes it the handle's current index if it is newer.
+func (l *Log) indexFor(gen uint64) (*ringindex.Index, error) { return l.mapIndex(gen, true) }
+
+// mapIndex returns the handle's mapping of index generation gen; publish makes it the
+// current index for readers when it is newer than the current one.
+func (l *Log) mapIndex(gen uint64, publish bool) (*ringindex.Index, error) {
+	if x := l.curIdx.Load(); x != nil && x.Generation() == gen {
+		return x, nil
+	}
+	l.idxMu.Lock()
+	defer l.idxMu.Unlock()
+	x := l.idxs[gen]
+	if x == nil {
+		var err error
+		x, err = ringindex.Open(join(l.dir, ringindex.FileName(gen)), l.logID, true)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		l.idxs[gen] = x
+	}
+	if c := l.curIdx.Load(); publish && (c == nil || c.Generation() < gen) {
+		l.curIdx.Store(x)
+	}
+	return x, nil
+}
+
+// Close releases the handle: it waits for in-progress appends and Gets, stops background
+// preparation and unmaps every file. A second Close returns nil. The Values of iterators
+// still open become invalid.
+func (l *Log) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	// Wait for an append in progress; appends that start later see closed.
+	if err := l.lock.Lock(); err == nil {
+		_ = l.lock.Unlock()
+	}
+	l.release()
+	return nil
+}
+
+// release unmaps and closes everything the handle holds.
+func (l *Log) release() {
+	l.prepWG.Wait()
+	l.segMu.Lock()
+	for seq, s := range l.segs {
+		s.unmap()
+		delete(l.segs, seq)
+	}
+	l.segMu.Unlock()
+	l.idxMu.Lock()
+	for gen, x := range l.idxs {
+		_ = x.Close()
+		delete(l.idxs, gen)
+	}
+	l.curIdx.Store(nil)
+	l.idxMu.Unlock()
+	if l.meta != nil {
+		_ = l.meta.Unmap()
+		l.meta = nil
+	}
+	if l.metaFile != nil {
+		_ = l.metaFile.Close()
+		l.metaFile = nil
+	}
+	_ = l.lock.Close()
+}
+
+// Dir returns the log directory.
+func (l *Log) Dir() string { return l.dir }

@@ -1,0 +1,119 @@
+package mmaplog
+
+import (
+	"fmt"
+	"io/fs"
+	"math/bits"
+)
+
+// Options configures Open. A nil *Options or a zero field means the default. Open fills the
+// defaults, then validates; an invalid value is ErrInvalidOptions and nothing is created.
+type Options struct {
+	// SegmentSize is the size of each segment file of a new log, a multiple of 4096 in
+	// [MinSegmentSize, MaxSegmentSize]. Default DefaultSegmentSize (64 MiB). An existing log
+	// keeps the size it was created with; a non-zero value that differs is
+	// ErrInvalidOptions.
+	SegmentSize int64
+	// MaxEventSize is the largest payload accepted. Default DefaultMaxEventSize (4 MiB),
+	// lowered to what fits one segment. An explicit value that cannot fit a segment is
+	// ErrInvalidOptions.
+	MaxEventSize int
+	// MaxBatchBytes is the largest sum of payloads in one batch. Default
+	// DefaultMaxBatchBytes (64 MiB). A batch may span as many segments as it needs.
+	MaxBatchBytes int
+	// IndexCapacity is the initial number of index slots of a new log, a power of two
+	// >= 1024. Default DefaultIndexCapacity. The index grows online as the log does.
+	IndexCapacity uint64
+	// FileMode is the permission of created files. Default 0640.
+	FileMode fs.FileMode
+	// DirMode is the permission of a created log directory. Default 0750.
+	DirMode fs.FileMode
+	// NoPrefault disables preparing and prefaulting the next segment in the background.
+	NoPrefault bool
+}
+
+// resolved holds the options after defaults, for one open log.
+type resolved struct {
+	segmentSize   uint64
+	maxEventSize  uint64
+	maxBatchBytes uint64
+	indexCapacity uint64
+	fileMode      fs.FileMode
+	dirMode       fs.FileMode
+	noPrefault    bool
+	explicitSeg   bool
+	explicitEvent bool
+}
+
+func invalidOptions(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...)
+}
+
+// resolveOptions fills defaults and checks everything that does not depend on an existing
+// log.
+func resolveOptions(o *Options) (resolved, error) {
+	var r resolved
+	if o == nil {
+		o = &Options{}
+	}
+	r.segmentSize = DefaultSegmentSize
+	if o.SegmentSize != 0 {
+		if o.SegmentSize < MinSegmentSize || o.SegmentSize > MaxSegmentSize || o.SegmentSize%4096 != 0 {
+			return r, invalidOptions("SegmentSize %d: want a multiple of 4096 in [%d, %d]", o.SegmentSize, MinSegmentSize, MaxSegmentSize)
+		}
+		r.segmentSize = uint64(o.SegmentSize)
+		r.explicitSeg = true
+	}
+	if o.MaxEventSize < 0 {
+		return r, invalidOptions("MaxEventSize %d is negative", o.MaxEventSize)
+	}
+	r.maxEventSize = DefaultMaxEventSize
+	if o.MaxEventSize != 0 {
+		r.maxEventSize = uint64(o.MaxEventSize)
+		r.explicitEvent = true
+	}
+	if o.MaxBatchBytes < 0 {
+		return r, invalidOptions("MaxBatchBytes %d is negative", o.MaxBatchBytes)
+	}
+	r.maxBatchBytes = DefaultMaxBatchBytes
+	if o.MaxBatchBytes != 0 {
+		r.maxBatchBytes = uint64(o.MaxBatchBytes)
+	}
+	r.indexCapacity = DefaultIndexCapacity
+	if o.IndexCapacity != 0 {
+		if o.IndexCapacity < 1024 || o.IndexCapacity > 1<<40 || bits.OnesCount64(o.IndexCapacity) != 1 {
+			return r, invalidOptions("IndexCapacity %d: want a power of two in [1024, 2^40]", o.IndexCapacity)
+		}
+		r.indexCapacity = o.IndexCapacity
+	}
+	r.fileMode, r.dirMode = 0o640, 0o750
+	if o.FileMode != 0 {
+		if o.FileMode&^fs.ModePerm != 0 {
+			return r, invalidOptions("FileMode %v has non-permission bits", o.FileMode)
+		}
+		r.fileMode = o.FileMode
+	}
+	if o.DirMode != 0 {
+		if o.DirMode&^fs.ModePerm != 0 {
+			return r, invalidOptions("DirMode %v has non-permission bits", o.DirMode)
+		}
+		r.dirMode = o.DirMode
+	}
+	r.noPrefault = o.NoPrefault
+	return r, r.fitSegment()
+}
+
+// fitSegment lowers or checks MaxEventSize against the segment size in force.
+func (r *resolved) fitSegment() error {
+	fit := r.segmentSize - segHeaderSize - recordHeaderSize
+	if r.maxEventSize > fit {
+		if r.explicitEvent {
+			return invalidOptions("MaxEventSize %d does not fit a segment of %d bytes (at most %d)", r.maxEventSize, r.segmentSize, fit)
+		}
+		r.maxEventSize = fit
+	}
+	if r.maxEventSize > 1<<32-1 {
+		r.maxEventSize = 1<<32 - 1
+	}
+	return nil
+}

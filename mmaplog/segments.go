@@ -1,0 +1,173 @@
+package mmaplog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync/atomic"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// segment is one mapped segment file of this handle.
+type segment struct {
+	seq  uint64
+	data mmap.MMap
+	refs atomic.Int32 // pins held by View callbacks and iterators
+}
+
+func (s *segment) unmap() {
+	if s.data != nil {
+		_ = s.data.Unmap()
+		s.data = nil
+	}
+}
+
+// errSegmentGone reports a segment file that does not exist (unlinked by a delete).
+var errSegmentGone = errors.New("mmaplog: segment file is gone")
+
+// mapSegment opens, validates and maps segment seq.
+func (l *Log) mapSegment(seq uint64) (*segment, error) {
+	path := join(l.dir, segmentFileName(seq))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", errSegmentGone, path)
+		}
+		return nil, fmt.Errorf("mmaplog: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("mmaplog: %w", err)
+	}
+	if uint64(fi.Size()) < l.opts.segmentSize {
+		return nil, corruptf(path, fi.Size(), "segment file is %d bytes, want %d", fi.Size(), l.opts.segmentSize)
+	}
+	var hdr [segHeaderSize]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return nil, corruptf(path, 0, "read header: %v", err)
+	}
+	if err := checkSegHeader(path, hdr[:], segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}); err != nil {
+		return nil, err
+	}
+	m, err := mmap.MapRegion(f, int(l.opts.segmentSize), mmap.RDWR, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmaplog: map %s: %w", path, err)
+	}
+	return &segment{seq: seq, data: m}, nil
+}
+
+// lookupSegment returns the mapping of seq. The caller holds segMu for reading; if seq is
+// not mapped yet, lookupSegment maps it, dropping and retaking the read lock. It returns
+// ErrClosed if the handle was closed meanwhile (the read lock is then still held).
+func (l *Log) lookupSegment(seq uint64) (*segment, error) {
+	if s := l.segs[seq]; s != nil {
+		return s, nil
+	}
+	l.segMu.RUnlock()
+	l.segMu.Lock()
+	s := l.segs[seq]
+	var err error
+	if s == nil && !l.closed.Load() {
+		s, err = l.mapSegment(seq)
+		if err == nil {
+			l.segs[seq] = s
+		}
+	}
+	l.segMu.Unlock()
+	l.segMu.RLock()
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// acquireSegment pins seq's mapping for use outside segMu (writer paths, View, iterators).
+func (l *Log) acquireSegment(seq uint64) (*segment, error) {
+	l.segMu.RLock()
+	defer l.segMu.RUnlock()
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	s, err := l.lookupSegment(seq)
+	if err != nil {
+		return nil, err
+	}
+	s.refs.Add(1)
+	return s, nil
+}
+
+func (l *Log) releaseSegment(seq uint64) {
+	l.segMu.RLock()
+	if s := l.segs[seq]; s != nil {
+		s.refs.Add(-1)
+	}
+	l.segMu.RUnlock()
+}
+
+// dropSegments unmaps the handle's mappings of segments that no longer hold live events
+// (seq below firstSeq, or listed in dead) unless something pins them.
+func (l *Log) dropSegments(firstSeq uint64, dead []uint64) {
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	drop := func(seq uint64, s *segment) {
+		if s.refs.Load() == 0 {
+			s.unmap()
+			delete(l.segs, seq)
+		}
+	}
+	for seq, s := range l.segs {
+		if seq < firstSeq {
+			drop(seq, s)
+		}
+	}
+	for _, seq := range dead {
+		if s := l.segs[seq]; s != nil {
+			drop(seq, s)
+		}
+	}
+}
+
+// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one).
+func (l *Log) ensureSegmentFile(seq uint64) error {
+	path := join(l.dir, segmentFileName(seq))
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	err := createFile(path, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}), l.opts.fileMode)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("mmaplog: create segment %d: %w", seq, err)
+	}
+	return nil
+}
+
+// prepareAhead creates, maps and prefaults segment seq in the background, off the append
+// path, unless this handle already did or is doing it.
+func (l *Log) prepareAhead(seq uint64) {
+	if l.opts.noPrefault || l.preparedSeq.Load() > seq || !l.prepBusy.CompareAndSwap(false, true) {
+		return
+	}
+	l.prepWG.Add(1)
+	go func() {
+		defer l.prepWG.Done()
+		defer l.prepBusy.Store(false)
+		if l.closed.Load() || l.ensureSegmentFile(seq) != nil {
+			return
+		}
+		s, err := l.acquireSegment(seq)
+		if err != nil {
+			return
+		}
+		prefault(s.data[segHeaderSize:])
+		l.releaseSegment(seq)
+		l.preparedSeq.Store(seq + 1)
+	}()
+}
+
+// segmentPath returns the path of segment seq.
+func (l *Log) segmentPath(seq uint64) string { return join(l.dir, segmentFileName(seq)) }

@@ -1,0 +1,209 @@
+package mmaplog
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/ringlog/ringlog/ringindex"
+)
+
+// wtx is one locked write operation: the state being built, the indexes it writes and the
+// segments it pinned. Open one with l.begin, finish it with end.
+type wtx struct {
+	l      *Log
+	st     state
+	idx    *ringindex.Index
+	mig    *ringindex.Index // growth target, nil when no growth runs
+	pinned []uint64
+	cur    *segment // segment being appended to (pinned)
+	unlink []uint64 // segment files to delete after the commit
+	retire []uint64 // index generations to delete after the commit
+}
+
+// begin takes the writer lock, loads the committed state and finishes a delete that a
+// crashed writer left pending.
+func (l *Log) begin() (*wtx, error) {
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := l.lock.Lock(); err != nil {
+		if l.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("mmaplog: lock: %w", err)
+	}
+	if l.closed.Load() {
+		_ = l.lock.Unlock()
+		return nil, ErrClosed
+	}
+	w := &wtx{l: l, st: l.loadState()}
+	if err := w.openIndexes(); err != nil {
+		w.abort()
+		return nil, err
+	}
+	if w.st.pendingDelete() {
+		if err := w.finishInteriorDelete(); err != nil {
+			w.abort()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *wtx) openIndexes() error {
+	var err error
+	if w.idx, err = w.l.indexFor(w.st.indexGen); err != nil {
+		return err
+	}
+	w.mig = nil
+	if w.st.migGen != 0 {
+		if w.mig, err = w.l.mapIndex(w.st.migGen, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit publishes the state built so far.
+func (w *wtx) commit() { w.l.commitState(&w.st) }
+
+// end releases pins and the lock, then deletes the files the committed state no longer
+// references.
+func (w *wtx) end() {
+	for _, seq := range w.pinned {
+		w.l.releaseSegment(seq)
+	}
+	w.pinned = nil
+	for _, seq := range w.unlink {
+		_ = removeIfExists(w.l.segmentPath(seq))
+	}
+	for _, gen := range w.retire {
+		_ = removeIfExists(join(w.l.dir, ringindex.FileName(gen)))
+	}
+	firstSeq := w.st.firstSeq
+	_ = w.l.lock.Unlock()
+	if len(w.unlink) > 0 {
+		w.l.dropSegments(firstSeq, w.unlink)
+	}
+}
+
+// abort drops the lock without committing anything.
+func (w *wtx) abort() {
+	w.unlink, w.retire = nil, nil
+	for _, seq := range w.pinned {
+		w.l.releaseSegment(seq)
+	}
+	w.pinned = nil
+	_ = w.l.lock.Unlock()
+}
+
+// segment returns seq's mapping, pinned until end.
+func (w *wtx) segment(seq uint64) (*segment, error) {
+	if w.cur != nil && w.cur.seq == seq {
+		return w.cur, nil
+	}
+	s, err := w.l.acquireSegment(seq)
+	if err != nil {
+		return nil, err
+	}
+	w.pinned = append(w.pinned, seq)
+	w.cur = s
+	return s, nil
+}
+
+// store writes a slot to the index and, during growth, to the growth target.
+func (w *wtx) store(id EventID, s ringindex.Slot) {
+	w.idx.Store(id, s)
+	if w.mig != nil {
+		w.mig.Store(id, s)
+	}
+}
+
+// slotSeq returns the full segment seq of a slot.
+func (w *wtx) slotSeq(s ringindex.Slot) uint64 { return s.FullSeq(w.st.activeSeq) }
+
+// base is the lowest id of the span the index must hold once first..first+n-1 is appended.
+func (w *wtx) base(first EventID) EventID {
+	if w.st.live == 0 {
+		return first
+	}
+	return w.st.oldest
+}
+
+// ensureCapacity makes room in the index for ids [base, end), starting or finishing an
+// online growth as described in docs/FORMAT.md section 4.
+func (w *wtx) ensureCapacity(base, end EventID) error {
+	for i := 0; i < 3; i++ {
+		span := end - base
+		if w.st.migGen == 0 && span > w.st.indexCap/2 {
+			if err := w.startGrowth(base, span); err != nil {
+				return err
+			}
+		}
+		if w.st.migGen != 0 && span > w.st.indexCap {
+			w.copySlots(base, ^uint64(0)) // finish now: the old ring cannot hold the span
+		}
+		if span <= w.st.indexCap {
+			return nil
+		}
+	}
+	return fmt.Errorf("mmaplog: index cannot grow to hold %d ids", end-base)
+}
+
+func (w *wtx) startGrowth(base, span uint64) error {
+	newCap := uint64(1) << bits.Len64(2*span-1)
+	if newCap < 2*w.st.indexCap {
+		newCap = 2 * w.st.indexCap
+	}
+	if newCap > ringindex.MaxCapacity {
+		return fmt.Errorf("mmaplog: index would need %d slots", newCap)
+	}
+	gen := w.st.indexGen + 1
+	path := join(w.l.dir, ringindex.FileName(gen))
+	_ = removeIfExists(path) // an orphan of a writer that died before committing it
+	w.l.forgetIndex(gen)
+	x, err := ringindex.Create(path, newCap, w.l.logID, gen, w.l.opts.fileMode)
+	if err != nil {
+		return fmt.Errorf("mmaplog: grow index: %w", err)
+	}
+	_ = x.Close()
+	if w.mig, err = w.l.mapIndex(gen, false); err != nil {
+		return err
+	}
+	w.st.migGen, w.st.migCap, w.st.migNext = gen, newCap, base
+	return nil
+}
+
+// copySlots advances the growth by up to quota slots (from migNext, or base if higher) and
+// switches to the new index when the copy reaches next.
+func (w *wtx) copySlots(base, quota uint64) {
+	if w.st.migGen == 0 {
+		return
+	}
+	if w.st.migNext < base {
+		w.st.migNext = base
+	}
+	for ; w.st.migNext < w.st.next && quota > 0; quota-- {
+		w.mig.Store(w.st.migNext, w.idx.Load(w.st.migNext))
+		w.st.migNext++
+	}
+	if w.st.migNext >= w.st.next {
+		w.retire = append(w.retire, w.st.indexGen)
+		w.st.indexGen, w.st.indexCap = w.st.migGen, w.st.migCap
+		w.st.migGen, w.st.migCap, w.st.migNext = 0, 0, 0
+		w.idx, w.mig = w.mig, nil
+	}
+}
+
+// forgetIndex drops the handle's mapping of an index generation that is being recreated.
+func (l *Log) forgetIndex(gen uint64) {
+	l.idxMu.Lock()
+	defer l.idxMu.Unlock()
+	if x := l.idxs[gen]; x != nil {
+		if c := l.curIdx.Load(); c == x {
+			l.curIdx.Store(nil)
+		}
+		_ = x.Close()
+		delete(l.idxs, gen)
+	}
+}

@@ -1,0 +1,276 @@
+package ringindex
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// Index is an open, memory-mapped index file. Load is safe from any number of
+// goroutines and processes at once; Store must be serialized by the caller
+// (one writer at a time, across processes).
+type Index struct {
+	slots    []uint64 // the slot words, inside data; nil after Close
+	mask     uint64   // Capacity-1
+	writable bool
+
+	mu     sync.RWMutex // guards data/closed against Close; not taken by Load/Store
+	data   mmap.MMap    // the whole mapping (header + slots)
+	closed bool
+
+	path string
+	hdr  Header
+}
+
+// Create makes a new index file at path with the given capacity, owner and
+// generation, and opens it writable.
+//
+// The file is built under a temporary name in the same directory
+// (path + ".tmp-<random>"), preallocated to its full size (so a full disk
+// fails here with an error wrapping syscall.ENOSPC rather than with SIGBUS
+// later), given its header, fsynced, and renamed to path without replacing:
+// if path already exists, Create returns an error wrapping fs.ErrExist and
+// leaves the existing file alone. The directory is fsynced after the rename.
+func Create(path string, capacity uint64, logID [16]byte, gen uint64, perm os.FileMode) (*Index, error) {
+	if !validCapacity(capacity) {
+		return nil, fmt.Errorf("ringindex: %s: capacity %d: %w", path, capacity, ErrInvalidCapacity)
+	}
+	size := uint64(HeaderSize) + SlotSize*capacity
+	if size > math.MaxInt {
+		return nil, fmt.Errorf("ringindex: %s: capacity %d too large for this platform: %w", path, capacity, ErrInvalidCapacity)
+	}
+	// Cheap early check so we do not preallocate a large file for nothing;
+	// the no-replace rename below is what makes it race free.
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("ringindex: %s: %w", path, fs.ErrExist)
+	}
+
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("ringindex: %s: %w", path, err)
+	}
+	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return nil, fmt.Errorf("ringindex: %w", err)
+	}
+	renamed := false
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
+
+	if err := preallocate(f, int64(size)); err != nil {
+		return nil, fmt.Errorf("ringindex: %s: preallocate %d bytes: %w", tmp, size, err)
+	}
+	hdr := EncodeHeader(Header{Capacity: capacity, LogID: logID, Generation: gen})
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return nil, fmt.Errorf("ringindex: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("ringindex: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		f = nil
+		return nil, fmt.Errorf("ringindex: %w", err)
+	}
+	f = nil
+
+	if err := renameNoReplace(tmp, path); err != nil {
+		return nil, fmt.Errorf("ringindex: %s: %w", path, err)
+	}
+	renamed = true
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("ringindex: %s: sync directory: %w", path, err)
+	}
+	return Open(path, logID, true)
+}
+
+// Open maps an existing index file. It validates the header (see
+// DecodeHeader), checks that the file belongs to logID (else ErrForeign) and
+// is long enough to hold all its slots (else ErrCorrupt, field "size"), then
+// maps header and slots shared, read-write if writable, else read-only.
+// Validation failures are *FormatError with Path set.
+func Open(path string, logID [16]byte, writable bool) (*Index, error) {
+	flag, prot := os.O_RDONLY, mmap.RDONLY
+	if writable {
+		flag, prot = os.O_RDWR, mmap.RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ringindex: %w", err)
+	}
+	defer f.Close() // the mapping outlives the descriptor
+
+	var buf [headerLen]byte
+	n, err := io.ReadFull(f, buf[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("ringindex: %s: read header: %w", path, err)
+	}
+	hdr, err := DecodeHeader(buf[:n])
+	if err != nil {
+		if fe, ok := err.(*FormatError); ok {
+			fe.Path = path
+		}
+		return nil, err
+	}
+	if hdr.LogID != logID {
+		return nil, &FormatError{Path: path, Offset: offLogID, Field: "logID", Err: ErrForeign}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("ringindex: %w", err)
+	}
+	size := uint64(HeaderSize) + SlotSize*hdr.Capacity // no overflow: Capacity <= MaxCapacity
+	if fi.Size() < 0 || uint64(fi.Size()) < size {
+		return nil, &FormatError{Path: path, Offset: fi.Size(), Field: "size", Err: ErrCorrupt}
+	}
+	if size > math.MaxInt {
+		return nil, fmt.Errorf("ringindex: %s: capacity %d too large for this platform: %w", path, hdr.Capacity, ErrInvalidCapacity)
+	}
+	data, err := mmap.MapRegion(f, int(size), prot, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ringindex: %s: mmap: %w", path, err)
+	}
+	// The mapping is page aligned, so every slot word is 8-byte aligned.
+	slots := unsafe.Slice((*uint64)(unsafe.Pointer(&data[HeaderSize])), int(hdr.Capacity))
+	return &Index{
+		slots:    slots,
+		mask:     hdr.Capacity - 1,
+		writable: writable,
+		data:     data,
+		path:     path,
+		hdr:      hdr,
+	}, nil
+}
+
+// Capacity returns the number of slots.
+func (x *Index) Capacity() uint64 { return x.hdr.Capacity }
+
+// Generation returns the generation recorded in the header.
+func (x *Index) Generation() uint64 { return x.hdr.Generation }
+
+// Path returns the file path the index was opened with.
+func (x *Index) Path() string { return x.path }
+
+// Load atomically reads the slot of id (slot id & (Capacity-1)). The slot may
+// be unwritten, stale (a previous lap of the ring) or tombstoned: the caller
+// validates it against the record it points to.
+func (x *Index) Load(id uint64) Slot {
+	return Slot(atomic.LoadUint64(&x.slots[id&x.mask]))
+}
+
+// Store atomically writes the slot of id. Only one writer may store at a
+// time (the caller serializes writers). It panics if the index was opened
+// read-only.
+func (x *Index) Store(id uint64, s Slot) {
+	if !x.writable {
+		panic("ringindex: Store on a read-only index")
+	}
+	atomic.StoreUint64(&x.slots[id&x.mask], uint64(s))
+}
+
+// SyncRange flushes (msync MS_SYNC) the pages holding the slots of the ids in
+// [fromID, toID) to the file. The range may wrap around the ring; a range of
+// Capacity ids or more flushes every slot; an empty range (toID <= fromID)
+// does nothing.
+func (x *Index) SyncRange(fromID, toID uint64) error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return ErrClosed
+	}
+	if toID <= fromID {
+		return nil
+	}
+	n, c := toID-fromID, x.hdr.Capacity
+	if n >= c {
+		return x.msyncSlots(0, c)
+	}
+	start := fromID & x.mask
+	end := start + n
+	if end <= c {
+		return x.msyncSlots(start, end)
+	}
+	if err := x.msyncSlots(start, c); err != nil {
+		return err
+	}
+	return x.msyncSlots(0, end-c)
+}
+
+// msyncSlots flushes the pages holding slots [from, to). Holds x.mu.
+func (x *Index) msyncSlots(from, to uint64) error {
+	page := uint64(os.Getpagesize())
+	lo := (HeaderSize + SlotSize*from) &^ (page - 1)
+	hi := (HeaderSize + SlotSize*to + page - 1) &^ (page - 1)
+	if hi > uint64(len(x.data)) {
+		hi = uint64(len(x.data))
+	}
+	if err := msync(x.data, lo, hi); err != nil {
+		return fmt.Errorf("ringindex: %s: msync: %w", x.path, err)
+	}
+	return nil
+}
+
+// Sync flushes the whole mapping (msync MS_SYNC) to the file.
+func (x *Index) Sync() error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return ErrClosed
+	}
+	if err := msync(x.data, 0, uint64(len(x.data))); err != nil {
+		return fmt.Errorf("ringindex: %s: msync: %w", x.path, err)
+	}
+	return nil
+}
+
+// Advise tells the kernel the slots will be used soon. With populate it
+// faults every slot page in now (MADV_POPULATE_WRITE on a writable index,
+// MADV_POPULATE_READ on a read-only one), which can take milliseconds on a
+// large index: call it off the hot path. Without populate, or where the
+// kernel lacks those (EINVAL), it only hints (MADV_WILLNEED). Best effort:
+// only unexpected errors are returned. A no-op off Linux.
+func (x *Index) Advise(populate bool) error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return ErrClosed
+	}
+	if err := advise(x.data[HeaderSize:], populate, x.writable); err != nil {
+		return fmt.Errorf("ringindex: %s: madvise: %w", x.path, err)
+	}
+	return nil
+}
+
+// Close unmaps the index. It is idempotent; after it, Sync, SyncRange and
+// Advise return ErrClosed and Load/Store panic.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	x.slots = nil
+	err := x.data.Unmap()
+	x.data = nil
+	if err != nil {
+		return fmt.Errorf("ringindex: %s: munmap: %w", x.path, err)
+	}
+	return nil
+}
