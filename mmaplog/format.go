@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/ringlog/ringlog/internal/record"
 )
 
 // The on-disk format. docs/FORMAT.md is the full description; the diagrams are repeated
@@ -61,18 +63,10 @@ const (
 	segHeaderLen  = 52
 )
 
-// Record (8-byte aligned; never crosses a segment boundary):
-//
-//	offset  size  field
-//	0       4     length   payload bytes (0 is a valid, empty event)
-//	4       4     crc      CRC-32C seeded with recordCRCSeed over [8,16) ++ [0,4) ++ payload
-//	8       8     id
-//	16      len   payload
-//	16+len  pad   zero to the next multiple of 8
+// Records are defined in internal/record (their diagram is there and in docs/FORMAT.md).
 const (
-	recordHeaderSize = 16
-	recordCRCSeed    = 0x52494E47 // "RING"; makes the CRC of an all-zero header non-zero. Must not change.
-	recordAlign      = 8
+	recordHeaderSize = record.HeaderSize
+	recordAlign      = record.Align
 )
 
 // Limits and defaults.
@@ -91,45 +85,13 @@ const (
 	DefaultIndexCapacity = 1 << 18
 )
 
-func recordSize(payload int) uint64 {
-	return uint64(recordHeaderSize + (payload+recordAlign-1)&^(recordAlign-1))
-}
+func recordSize(payload int) uint64 { return record.Size(payload) }
 
-func recordCRC(hdr []byte, payload []byte) uint32 {
-	c := crc32.Update(recordCRCSeed, castagnoli, hdr[8:16])
-	c = crc32.Update(c, castagnoli, hdr[0:4])
-	return crc32.Update(c, castagnoli, payload)
-}
+func putRecord(dst []byte, id EventID, payload []byte) { record.Put(dst, id, payload) }
 
-// putRecord writes a record (payload first, header last) at dst[0:], which must hold
-// recordSize(len(payload)) bytes. Padding bytes are left as they are: they are never read.
-func putRecord(dst []byte, id EventID, payload []byte) {
-	copy(dst[recordHeaderSize:], payload)
-	binary.LittleEndian.PutUint32(dst[0:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint64(dst[8:16], id)
-	binary.LittleEndian.PutUint32(dst[4:8], recordCRC(dst[:recordHeaderSize], dst[recordHeaderSize:recordHeaderSize+len(payload)]))
-}
-
-// decodeRecord validates the record at seg[off:] and returns its payload (aliasing seg).
-// It checks bounds, the length limit, the id and the CRC; it never panics and never
-// allocates.
+// decodeRecord validates the record of id at seg[off:] and returns its payload.
 func decodeRecord(seg []byte, off uint64, want EventID, maxEvent uint64) ([]byte, string) {
-	if off < segHeaderSize || off%recordAlign != 0 || off > uint64(len(seg)) || uint64(len(seg))-off < recordHeaderSize {
-		return nil, "record offset out of bounds"
-	}
-	hdr := seg[off : off+recordHeaderSize]
-	n := uint64(binary.LittleEndian.Uint32(hdr[0:4]))
-	if n > maxEvent || n > uint64(len(seg))-off-recordHeaderSize {
-		return nil, "record length out of bounds"
-	}
-	if id := binary.LittleEndian.Uint64(hdr[8:16]); id != want {
-		return nil, fmt.Sprintf("record id %d, want %d", id, want)
-	}
-	payload := seg[off+recordHeaderSize : off+recordHeaderSize+n]
-	if binary.LittleEndian.Uint32(hdr[4:8]) != recordCRC(hdr, payload) {
-		return nil, "record checksum mismatch"
-	}
-	return payload, ""
+	return record.Decode(seg, off, want, segHeaderSize, maxEvent)
 }
 
 // metaHeader is the immutable part of the meta file.

@@ -1,10 +1,10 @@
 package mmaplog
 
 import (
-	"encoding/binary"
 	"os"
 	"time"
 
+	"github.com/ringlog/ringlog/internal/record"
 	"github.com/ringlog/ringlog/ringindex"
 )
 
@@ -54,10 +54,12 @@ func (w *wtx) firstBadTailRecord() (EventID, bool) {
 			continue
 		}
 		seg, err := w.segment(w.slotSeq(slot))
-		if err != nil || slot.Offset()+recordHeaderSize > uint64(len(seg.data)) {
+		if err != nil {
 			continue
 		}
-		bytes += recordSize(int(binary.LittleEndian.Uint32(seg.data[slot.Offset():])))
+		if n, ok := record.Length(seg.data, slot.Offset()); ok && n <= w.l.opts.maxEventSize {
+			bytes += recordSize(int(n))
+		}
 	}
 	for id := start; id < st.next; id++ {
 		if !st.isLive(id) {

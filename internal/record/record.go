@@ -1,0 +1,87 @@
+// Package record encodes and validates the records of ringlog segments. It is internal:
+// package mmaplog writes and reads records through it, and the fuzz targets reach it
+// directly.
+//
+// A record (8-byte aligned; never crosses a segment boundary):
+//
+//	offset  size  field
+//	0       4     length   payload bytes (0 is a valid, empty event)
+//	4       4     crc      CRC-32C seeded with CRCSeed over [8,16) ++ [0,4) ++ payload
+//	8       8     id
+//	16      len   payload
+//	16+len  pad   zero to the next multiple of 8
+//
+// The layout and the seed must not change.
+package record
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+const (
+	// HeaderSize is the size of a record header.
+	HeaderSize = 16
+	// CRCSeed seeds every record CRC; it makes the CRC of an all-zero header non-zero, so
+	// unwritten space never validates. Must not change.
+	CRCSeed = 0x52494E47 // "RING"
+	// Align is the alignment of every record.
+	Align = 8
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Size returns the bytes a record with a payload of n bytes occupies, padding included.
+func Size(n int) uint64 {
+	return uint64(HeaderSize + (n+Align-1)&^(Align-1))
+}
+
+// CRC returns the checksum of a record with header hdr (at least HeaderSize bytes; the
+// crc field is not read) and payload.
+func CRC(hdr []byte, payload []byte) uint32 {
+	c := crc32.Update(CRCSeed, castagnoli, hdr[8:16])
+	c = crc32.Update(c, castagnoli, hdr[0:4])
+	return crc32.Update(c, castagnoli, payload)
+}
+
+// Put writes a record for id and payload at dst[0:], payload first and header last. dst
+// must hold Size(len(payload)) bytes; padding bytes are left as they are (never read).
+func Put(dst []byte, id uint64, payload []byte) {
+	copy(dst[HeaderSize:], payload)
+	binary.LittleEndian.PutUint32(dst[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(dst[8:16], id)
+	binary.LittleEndian.PutUint32(dst[4:8], CRC(dst[:HeaderSize], dst[HeaderSize:HeaderSize+len(payload)]))
+}
+
+// Decode validates the record at seg[off:] and returns its payload, aliasing seg. It checks
+// that the record lies in seg past minOff, that the length is at most maxLen, that the id
+// is want and that the CRC matches. On failure it returns a description of the first
+// check that failed. It never panics and never allocates on success.
+func Decode(seg []byte, off uint64, want uint64, minOff, maxLen uint64) ([]byte, string) {
+	if off < minOff || off%Align != 0 || off > uint64(len(seg)) || uint64(len(seg))-off < HeaderSize {
+		return nil, "record offset out of bounds"
+	}
+	hdr := seg[off : off+HeaderSize]
+	n := uint64(binary.LittleEndian.Uint32(hdr[0:4]))
+	if n > maxLen || n > uint64(len(seg))-off-HeaderSize {
+		return nil, "record length out of bounds"
+	}
+	if id := binary.LittleEndian.Uint64(hdr[8:16]); id != want {
+		return nil, fmt.Sprintf("record id %d, want %d", id, want)
+	}
+	payload := seg[off+HeaderSize : off+HeaderSize+n]
+	if binary.LittleEndian.Uint32(hdr[4:8]) != CRC(hdr, payload) {
+		return nil, "record checksum mismatch"
+	}
+	return payload, ""
+}
+
+// Length returns the length field of the record header at seg[off:], or false if the
+// header does not lie inside seg.
+func Length(seg []byte, off uint64) (uint64, bool) {
+	if off > uint64(len(seg)) || uint64(len(seg))-off < HeaderSize {
+		return 0, false
+	}
+	return uint64(binary.LittleEndian.Uint32(seg[off:])), true
+}

@@ -1,0 +1,73 @@
+package record_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ringlog/ringlog/internal/record"
+)
+
+func TestRoundTrip(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 127, 128, 4096} {
+		payload := bytes.Repeat([]byte{byte(n) | 1}, n)
+		seg := make([]byte, 64+record.Size(n)+8)
+		record.Put(seg[64:], 42, payload)
+		got, msg := record.Decode(seg, 64, 42, 64, 1<<20)
+		if msg != "" || !bytes.Equal(got, payload) {
+			t.Fatalf("n=%d: %q %q", n, got, msg)
+		}
+		if _, msg := record.Decode(seg, 64, 43, 64, 1<<20); msg == "" {
+			t.Fatalf("n=%d: wrong id accepted", n)
+		}
+		if n > 0 {
+			if _, msg := record.Decode(seg, 64, 42, 64, uint64(n-1)); msg == "" {
+				t.Fatalf("n=%d: length over the limit accepted", n)
+			}
+		}
+	}
+}
+
+func TestZeroHeaderNeverValidates(t *testing.T) {
+	seg := make([]byte, 4096)
+	for off := uint64(0); off < 4096; off += 8 {
+		if _, msg := record.Decode(seg, off, 0, 0, 4096); msg == "" {
+			t.Fatalf("all-zero record at %d validated", off)
+		}
+	}
+}
+
+func TestEveryBitFlipDetected(t *testing.T) {
+	payload := []byte("the quick brown fox jumps over the lazy dog")
+	size := record.Size(len(payload))
+	seg := make([]byte, size)
+	record.Put(seg, 7, payload)
+	flips := 0
+	for i := 0; i < record.HeaderSize+len(payload); i++ {
+		for b := 0; b < 8; b++ {
+			seg[i] ^= 1 << b
+			if got, msg := record.Decode(seg, 0, 7, 0, 1<<20); msg == "" {
+				t.Fatalf("flip of byte %d bit %d accepted: %q", i, b, got)
+			}
+			seg[i] ^= 1 << b
+			flips++
+		}
+	}
+	t.Logf("%d single-bit flips, all detected", flips)
+}
+
+func TestOutOfBoundsNeverPanics(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 100000; i++ {
+		seg := make([]byte, r.IntN(64))
+		for j := range seg {
+			seg[j] = byte(r.Uint32())
+		}
+		off := r.Uint64N(80)
+		if r.IntN(4) == 0 {
+			off = r.Uint64()
+		}
+		_, _ = record.Decode(seg, off, r.Uint64N(4), 0, r.Uint64())
+		_, _ = record.Length(seg, off)
+	}
+}
