@@ -13,8 +13,9 @@ import (
 //
 // Create it with New. A Lock must not be copied after first use.
 type Lock struct {
-	mu     sync.Mutex  // in-process exclusion; held from Lock to Unlock
-	held   atomic.Bool // true between a successful Lock/TryLock and Unlock
+	mu       sync.Mutex  // in-process exclusion; held from Lock to Unlock
+	held     atomic.Bool // true between a successful Lock/TryLock and Unlock
+	retained atomic.Bool // the OS lock is kept between Unlock and the next Lock (UnlockRetain)
 	closed atomic.Bool // set once by Close
 	path   string
 	sys    sysLock // platform part: flock_unix.go or flock_other.go
@@ -40,17 +41,82 @@ func (l *Lock) Path() string { return l.path }
 // Lock takes the in-process mutex, then the exclusive OS lock, blocking until
 // both are held. On error it releases the mutex and returns the error (which
 // is ErrClosed after Close).
-func (l *Lock) Lock() error {
+func (l *Lock) Lock() error { return l.LockNotify(nil) }
+
+// LockNotify is Lock with a hook for lock hand-over between processes: when the OS lock is
+// held elsewhere, it calls onWait(true) before blocking on it and onWait(false) once it has
+// it. A holder that retains the lock (UnlockRetain) can watch for such waiters, e.g.
+// through a counter in shared memory, and release it. If this *Lock retained the OS lock,
+// LockNotify takes only the mutex.
+func (l *Lock) LockNotify(onWait func(waiting bool)) error {
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
 		return ErrClosed
+	}
+	if l.retained.Load() {
+		l.retained.Store(false)
+		return l.acquired()
+	}
+	if onWait != nil {
+		ok, err := l.sys.lock(true)
+		if err != nil {
+			l.mu.Unlock()
+			return l.wrap("lock", err)
+		}
+		if ok {
+			return l.acquired()
+		}
+		onWait(true)
+		_, err = l.sys.lock(false)
+		onWait(false)
+		if err != nil {
+			l.mu.Unlock()
+			return l.wrap("lock", err)
+		}
+		return l.acquired()
 	}
 	if _, err := l.sys.lock(false); err != nil {
 		l.mu.Unlock()
 		return l.wrap("lock", err)
 	}
 	return l.acquired()
+}
+
+// UnlockRetain releases the in-process mutex but keeps the OS lock, so that the next Lock
+// of this *Lock costs no system call. Other processes (and other *Lock values) stay
+// excluded until Release, Unlock or Close.
+func (l *Lock) UnlockRetain() error {
+	if !l.held.CompareAndSwap(true, false) {
+		return ErrNotLocked
+	}
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.retained.Store(true)
+	l.mu.Unlock()
+	return nil
+}
+
+// Retained reports whether this *Lock keeps the OS lock between calls.
+func (l *Lock) Retained() bool { return l.retained.Load() }
+
+// Release drops a retained OS lock. It waits for the in-process mutex. It reports whether
+// a retained lock was released.
+func (l *Lock) Release() (bool, error) {
+	if !l.retained.Load() {
+		return false, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.retained.Swap(false) || l.closed.Load() {
+		return false, nil
+	}
+	if err := l.sys.unlock(); err != nil {
+		return false, l.wrap("unlock", err)
+	}
+	return true, nil
 }
 
 // TryLock takes the lock without blocking. It returns false and a nil error
@@ -65,6 +131,9 @@ func (l *Lock) TryLock() (bool, error) {
 	if l.closed.Load() {
 		l.mu.Unlock()
 		return false, ErrClosed
+	}
+	if l.retained.Swap(false) {
+		return true, l.acquired()
 	}
 	ok, err := l.sys.lock(true)
 	if err != nil || !ok {

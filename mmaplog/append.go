@@ -79,6 +79,7 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		return 0, err
 	}
 	w.commit()
+	w.l.notifyTail()
 	w.afterAppend()
 	w.end()
 	return first, nil

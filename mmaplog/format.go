@@ -24,8 +24,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	32      8     segmentSize
 //	40      4     headerCRC    CRC-32C of [0,40)
 //	128     8     commit       generation of the current state (atomic word)
-//	192     4     tailFutex    reserved, zero
-//	256     8     waiters      reserved, zero
+//	192     4     tailSeq      tail futex word (tail.go)
+//	200     4     tailWaiters  sleepers on tailSeq
+//	256     8     lockWaiters  reserved, zero
 //	1024    160   state[0]     copy for even generations
 //	2048    160   state[1]     copy for odd generations
 const (
@@ -220,15 +221,14 @@ func stateFromWords(w *[stateWords]uint64) state {
 		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16]}
 }
 
-// encodeState returns the 160 bytes of a state copy, CRC included.
-func encodeState(s *state) [stateSize]byte {
-	var b [stateSize]byte
+// putState writes the 160 bytes of a state copy, CRC included, into dst.
+func putState(dst []byte, s *state) {
+	_ = dst[stateSize-1]
 	w := s.words()
 	for i := 0; i < stateCRCOff/8; i++ {
-		binary.LittleEndian.PutUint64(b[i*8:], w[i])
+		binary.LittleEndian.PutUint64(dst[i*8:], w[i])
 	}
-	binary.LittleEndian.PutUint32(b[stateCRCOff:], crc32.Checksum(b[:stateCRCOff], castagnoli))
-	return b
+	binary.LittleEndian.PutUint64(dst[stateCRCOff:], uint64(crc32.Checksum(dst[:stateCRCOff], castagnoli)))
 }
 
 // stateCRCValid reports whether the raw words of a copy carry a valid CRC.

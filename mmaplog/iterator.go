@@ -1,7 +1,9 @@
 package mmaplog
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"iter"
 )
 
@@ -16,6 +18,9 @@ type Iterator struct {
 	seg      *segment // pinned mapping holding val
 	err      error
 	finished bool
+	follow   context.Context // non-nil: block at the tail (Follow)
+	v        view            // committed state, reloaded every viewRefresh events
+	left     int             // events to read before reloading v
 }
 
 // IterRange returns an iterator over the live events in [start, end). end == Latest means
@@ -38,6 +43,10 @@ func (l *Log) IterRange(start, end EventID) (*Iterator, error) {
 	return &Iterator{l: l, next: start, end: end}, nil
 }
 
+// viewRefresh bounds how many events an iterator reads before it reloads the committed
+// state (it also reloads when it passes the newest event it knows of).
+const viewRefresh = 64
+
 // Next advances to the next live event and reports whether there is one. It returns false
 // at the end of the range or on an error (see Err).
 func (it *Iterator) Next() bool {
@@ -51,73 +60,104 @@ func (it *Iterator) Next() bool {
 	}
 	defer l.segMu.RUnlock()
 	for {
-		st := l.loadState()
-		if it.next < st.oldest {
-			it.next = st.oldest
+		if it.left == 0 || it.next > it.v.newest || it.next >= it.v.next {
+			it.v, it.left = l.loadView(), viewRefresh
 		}
-		limit := it.end
-		if st.next < limit {
-			limit = st.next
+		it.left--
+		v := &it.v
+		if it.next < v.oldest {
+			it.next = v.oldest
 		}
-		if st.live == 0 || it.next >= limit {
-			it.finishLocked(nil)
-			return false
-		}
-		id := it.next
-		it.next++
-		if !st.isLive(id) {
+		limit := min(it.end, v.next)
+		if it.next >= limit || v.live == 0 {
+			if it.follow == nil {
+				it.finishLocked(nil)
+				return false
+			}
+			if it.next < limit {
+				it.next = limit // an empty log: nothing below next is live
+			}
+			l.segMu.RUnlock()
+			err := l.Wait(it.follow, it.next)
+			if e := l.rlock(); e != nil {
+				l.segMu.RLock() // balance the deferred RUnlock
+				it.finishLocked(e)
+				return false
+			}
+			if err != nil {
+				it.finishLocked(err)
+				return false
+			}
+			it.left = 0
 			continue
 		}
-		idx, err := l.indexFor(st.indexGen)
-		if err != nil {
+		id := it.next
+		p, seq, err := it.read(id)
+		if err == ErrClosed {
 			it.finishLocked(err)
 			return false
 		}
-		slot := idx.Load(id)
-		if slot.Tombstoned() {
-			continue
-		}
-		if slot.IsZero() {
-			if err := l.recheck(id, "index slot is unwritten"); err == ErrNotFound {
+		if err != nil {
+			// Retry once against a fresh state before giving up (see locate).
+			it.v, it.left = l.loadView(), viewRefresh
+			if !it.v.isLive(id) {
+				it.next++
 				continue
-			} else {
-				it.finishLocked(err)
-				return false
 			}
-		}
-		seq := slot.FullSeq(st.activeSeq)
-		if it.seg == nil || it.seg.seq != seq {
-			s, err := l.lookupSegment(seq)
-			if err != nil {
-				if err == ErrClosed {
-					it.finishLocked(err)
-					return false
-				}
-				if e := l.recheck(id, err.Error()); e == ErrNotFound {
+			if p, seq, err = it.read(id); err != nil {
+				if err == ErrNotFound {
+					it.next++
 					continue
-				} else {
-					it.finishLocked(e)
-					return false
 				}
-			}
-			if it.seg != nil {
-				it.seg.refs.Add(-1)
-			}
-			s.refs.Add(1)
-			it.seg = s
-		}
-		p, msg := decodeRecord(it.seg.data, slot.Offset(), id, l.opts.maxEventSize)
-		if msg != "" {
-			if err := l.recheckAt(id, seq, slot, msg); err == ErrNotFound {
-				continue
-			} else {
 				it.finishLocked(err)
 				return false
 			}
+		}
+		_ = seq
+		it.next++
+		if p == nil {
+			continue // not live: tombstoned or deleted
 		}
 		it.id, it.val = id, p[:len(p):len(p)]
 		return true
 	}
+}
+
+// read validates the record of id against the iterator's state. It returns a nil payload
+// and no error when id is not live, and keeps the segment holding the payload pinned.
+func (it *Iterator) read(id EventID) ([]byte, uint64, error) {
+	l, v := it.l, &it.v
+	if !v.isLive(id) {
+		return nil, 0, nil
+	}
+	idx, err := l.indexFor(v.indexGen)
+	if err != nil {
+		return nil, 0, err
+	}
+	slot := idx.Load(id)
+	if slot.Tombstoned() {
+		return nil, 0, nil
+	}
+	if slot.IsZero() {
+		return nil, 0, fmt.Errorf("%w: event %d: index slot is unwritten", ErrCorrupt, id)
+	}
+	seq := slot.FullSeq(v.activeSeq)
+	if it.seg == nil || it.seg.seq != seq {
+		s, err := l.lookupSegment(seq)
+		if err != nil {
+			return nil, 0, err
+		}
+		if it.seg != nil {
+			it.seg.refs.Add(-1)
+		}
+		s.refs.Add(1)
+		it.seg = s
+	}
+	p, msg := decodeRecord(it.seg.data, slot.Offset(), id, l.opts.maxEventSize)
+	if msg != "" {
+		return nil, 0, corruptf(l.segmentPath(seq), int64(slot.Offset()), "event %d: %s", id, msg)
+	}
+	return p, seq, nil
 }
 
 // ID returns the id of the current event.

@@ -62,7 +62,12 @@ type Log struct {
 	idxs   map[uint64]*ringindex.Index
 	curIdx atomic.Pointer[ringindex.Index]
 
-	prepMu      sync.Mutex
+	wbuf wtx      // the write transaction; used only under the writer lock
+	wseg *segment // active segment pinned by the last write; only under the writer lock
+	hold holder   // Options.HoldLock state
+
+	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
+
 	prepWG      sync.WaitGroup
 	prepBusy    atomic.Bool
 	preparedSeq atomic.Uint64 // highest seq this handle has prepared + 1
@@ -94,6 +99,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 		l.closed.Store(true)
 		l.release()
 		return nil, err
+	}
+	if r.holdLock {
+		l.startHolder()
 	}
 	return l, nil
 }
@@ -148,8 +156,7 @@ func (l *Log) create() error {
 	_ = idx.Close()
 	b := encodeMetaHeader(metaHeader{logID: id, segmentSize: l.opts.segmentSize})
 	st := state{gen: 0, writeOff: segHeaderSize, indexGen: 1, indexCap: l.opts.indexCapacity, delStart: 1}
-	enc := encodeState(&st)
-	copy(b[metaStateOff0:], enc[:])
+	putState(b[metaStateOff0:], &st)
 	if err := createFile(join(l.dir, metaFileName), metaSize, b, l.opts.fileMode); err != nil {
 		return fmt.Errorf("mmaplog: create meta: %w", err)
 	}
@@ -210,6 +217,44 @@ func (l *Log) loadState() state {
 	}
 }
 
+// view is the part of the committed state that readers need.
+type view struct {
+	gen, next, oldest, newest, live uint64
+	activeSeq, indexGen            uint64
+	delStart, delEnd               uint64
+}
+
+// loadView loads the fields of the committed state that readers need, with the same
+// protocol as loadState.
+func (l *Log) loadView() view {
+	for {
+		g1 := atomic.LoadUint64(l.commit)
+		p := l.states[g1&1]
+		v := view{
+			gen:       atomic.LoadUint64(&p[0]),
+			next:      atomic.LoadUint64(&p[1]),
+			oldest:    atomic.LoadUint64(&p[2]),
+			newest:    atomic.LoadUint64(&p[3]),
+			live:      atomic.LoadUint64(&p[4]),
+			activeSeq: atomic.LoadUint64(&p[7]),
+			indexGen:  atomic.LoadUint64(&p[9]),
+			delStart:  atomic.LoadUint64(&p[14]),
+			delEnd:    atomic.LoadUint64(&p[15]),
+		}
+		if atomic.LoadUint64(l.commit) == g1 && v.gen == g1 {
+			return v
+		}
+	}
+}
+
+// isLive reports whether id is live in v, ignoring tombstones (which live in the index).
+func (v *view) isLive(id EventID) bool {
+	if v.live == 0 || id < v.oldest || id > v.newest {
+		return false
+	}
+	return !(v.delEnd >= v.delStart && id >= v.delStart && id <= v.delEnd)
+}
+
 // checkedState loads the committed state, validating its CRC and invariants; it rolls
 // back to the previous copy when the current one is torn (power loss). Callers hold the
 // lock.
@@ -240,12 +285,13 @@ func (l *Log) checkedState() (state, error) {
 func (l *Log) commitState(s *state) {
 	g := atomic.LoadUint64(l.commit)
 	s.gen = g + 1
-	enc := encodeState(s)
 	off := metaStateOff0
 	if s.gen&1 == 1 {
 		off = metaStateOff1
 	}
-	copy(l.meta[off:off+stateSize], enc[:])
+	// The copy written is the one readers do not select: plain stores suffice; the atomic
+	// store of the commit word publishes them.
+	putState(l.meta[off:off+stateSize], s)
 	atomic.StoreUint64(l.commit, s.gen)
 }
 
@@ -287,6 +333,8 @@ func (l *Log) Close() error {
 	if err := l.lock.Lock(); err == nil {
 		_ = l.lock.Unlock()
 	}
+	l.stopHolder()
+	l.stopWaiters()
 	l.release()
 	return nil
 }
@@ -294,12 +342,14 @@ func (l *Log) Close() error {
 // release unmaps and closes everything the handle holds.
 func (l *Log) release() {
 	l.prepWG.Wait()
+	// Everything is unmapped under segMu: a reader holding it for reading either finished
+	// before, or sees closed after and touches no mapping.
 	l.segMu.Lock()
+	defer l.segMu.Unlock()
 	for seq, s := range l.segs {
 		s.unmap()
 		delete(l.segs, seq)
 	}
-	l.segMu.Unlock()
 	l.idxMu.Lock()
 	for gen, x := range l.idxs {
 		_ = x.Close()

@@ -30,6 +30,11 @@ type Options struct {
 	DirMode fs.FileMode
 	// NoPrefault disables preparing and prefaulting the next segment in the background.
 	NoPrefault bool
+	// HoldLock keeps the writer lock between write calls, so that a lone writer pays no
+	// flock(2) per append. The handle hands the lock over promptly when a writer in any
+	// process waits for it (it counts itself in the meta file before blocking), and
+	// releases it when idle for about a quarter of a millisecond.
+	HoldLock bool
 }
 
 // resolved holds the options after defaults, for one open log.
@@ -41,6 +46,7 @@ type resolved struct {
 	fileMode      fs.FileMode
 	dirMode       fs.FileMode
 	noPrefault    bool
+	holdLock      bool
 	explicitSeg   bool
 	explicitEvent bool
 }
@@ -100,6 +106,7 @@ func resolveOptions(o *Options) (resolved, error) {
 		r.dirMode = o.DirMode
 	}
 	r.noPrefault = o.NoPrefault
+	r.holdLock = o.HoldLock
 	return r, r.fitSegment()
 }
 

@@ -2,8 +2,6 @@ package mmaplog
 
 import (
 	"fmt"
-
-	"github.com/ringlog/ringlog/ringindex"
 )
 
 // rlock takes the handle's read lock (which keeps mappings alive) and checks Close.
@@ -16,15 +14,34 @@ func (l *Log) rlock() error {
 	return nil
 }
 
-// locate finds the record of id: the index slot and the validated payload, aliasing the
-// segment mapping. The caller holds segMu for reading. On success seg is the mapping that
-// holds the payload.
+// locate finds the record of id and returns its validated payload, aliasing the mapping
+// seg. The caller holds segMu for reading.
 func (l *Log) locate(id EventID) (payload []byte, seg *segment, err error) {
-	st := l.loadState()
-	if !st.isLive(id) {
+	v := l.loadView()
+	for attempt := 0; ; attempt++ {
+		payload, seg, err = l.locateIn(&v, id)
+		if err == nil || err == ErrNotFound || err == ErrClosed {
+			return payload, seg, err
+		}
+		// The state may have moved between the state load and the slot load (a delete,
+		// a re-append, a rotation): retry with a fresh one before calling it damage.
+		fresh := l.loadView()
+		if !fresh.isLive(id) {
+			return nil, nil, ErrNotFound
+		}
+		if fresh.gen == v.gen || attempt >= 3 {
+			return nil, nil, err
+		}
+		v = fresh
+	}
+}
+
+// locateIn is one attempt of locate against the state v.
+func (l *Log) locateIn(v *view, id EventID) ([]byte, *segment, error) {
+	if !v.isLive(id) {
 		return nil, nil, ErrNotFound
 	}
-	idx, err := l.indexFor(st.indexGen)
+	idx, err := l.indexFor(v.indexGen)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -33,44 +50,18 @@ func (l *Log) locate(id EventID) (payload []byte, seg *segment, err error) {
 		return nil, nil, ErrNotFound
 	}
 	if slot.IsZero() {
-		return nil, nil, l.recheck(id, "index slot is unwritten")
+		return nil, nil, fmt.Errorf("%w: event %d: index slot is unwritten", ErrCorrupt, id)
 	}
-	seq := slot.FullSeq(st.activeSeq)
-	seg, err = l.lookupSegment(seq)
+	seq := slot.FullSeq(v.activeSeq)
+	seg, err := l.lookupSegment(seq)
 	if err != nil {
-		if err == ErrClosed {
-			return nil, nil, err
-		}
-		if e := l.recheck(id, err.Error()); e != nil {
-			return nil, nil, e
-		}
 		return nil, nil, err
 	}
 	payload, msg := decodeRecord(seg.data, slot.Offset(), id, l.opts.maxEventSize)
 	if msg != "" {
-		return nil, nil, l.recheckAt(id, seq, slot, msg)
+		return nil, nil, corruptf(l.segmentPath(seq), int64(slot.Offset()), "event %d: %s", id, msg)
 	}
 	return payload, seg, nil
-}
-
-// recheck turns a failed read into ErrNotFound when id stopped being live meanwhile (its
-// slot was reused or its segment unlinked), and into ErrCorrupt otherwise.
-func (l *Log) recheck(id EventID, msg string) error {
-	st := l.loadState()
-	if !st.isLive(id) {
-		return ErrNotFound
-	}
-	if idx, err := l.indexFor(st.indexGen); err == nil && idx.Load(id).Tombstoned() {
-		return ErrNotFound
-	}
-	return fmt.Errorf("%w: event %d: %s", ErrCorrupt, id, msg)
-}
-
-func (l *Log) recheckAt(id EventID, seq uint64, slot ringindex.Slot, msg string) error {
-	if err := l.recheck(id, msg); err != ErrNotFound {
-		return corruptf(l.segmentPath(seq), int64(slot.Offset()), "event %d: %s", id, msg)
-	}
-	return ErrNotFound
 }
 
 // Get returns a copy of event id in O(1): one computed index slot, one record, validated

@@ -26,7 +26,7 @@ func (l *Log) begin() (*wtx, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}
-	if err := l.lock.Lock(); err != nil {
+	if err := l.lock.LockNotify(l.onLockWait); err != nil {
 		if l.closed.Load() {
 			return nil, ErrClosed
 		}
@@ -36,7 +36,9 @@ func (l *Log) begin() (*wtx, error) {
 		_ = l.lock.Unlock()
 		return nil, ErrClosed
 	}
-	w := &wtx{l: l, st: l.loadState()}
+	// The writer mutex is held: the handle's transaction buffer is ours.
+	w := &l.wbuf
+	*w = wtx{l: l, st: l.loadState(), pinned: w.pinned[:0], unlink: w.unlink[:0], retire: w.retire[:0]}
 	if err := w.openIndexes(); err != nil {
 		w.abort()
 		return nil, err
@@ -70,21 +72,22 @@ func (w *wtx) commit() { w.l.commitState(&w.st) }
 // end releases pins and the lock, then deletes the files the committed state no longer
 // references.
 func (w *wtx) end() {
+	w.keepActive()
 	for _, seq := range w.pinned {
 		w.l.releaseSegment(seq)
 	}
-	w.pinned = nil
+	w.pinned = w.pinned[:0]
 	for _, seq := range w.unlink {
 		_ = removeIfExists(w.l.segmentPath(seq))
 	}
 	for _, gen := range w.retire {
 		_ = removeIfExists(join(w.l.dir, ringindex.FileName(gen)))
 	}
-	firstSeq := w.st.firstSeq
-	_ = w.l.lock.Unlock()
+	// Still under the writer lock: w's buffers belong to the next write call after it.
 	if len(w.unlink) > 0 {
-		w.l.dropSegments(firstSeq, w.unlink)
+		w.l.dropSegments(w.st.firstSeq, w.unlink)
 	}
+	w.l.unlock()
 }
 
 // abort drops the lock without committing anything.
@@ -93,14 +96,34 @@ func (w *wtx) abort() {
 	for _, seq := range w.pinned {
 		w.l.releaseSegment(seq)
 	}
-	w.pinned = nil
-	_ = w.l.lock.Unlock()
+	w.pinned = w.pinned[:0]
+	w.l.unlock()
+}
+
+// keepActive keeps the active segment's mapping pinned between write calls, so that an
+// append finds it without a lookup. The pin moves when the active segment changes.
+func (w *wtx) keepActive() {
+	l := w.l
+	if l.wseg != nil && l.wseg.seq == w.st.activeSeq {
+		return
+	}
+	s, err := l.acquireSegment(w.st.activeSeq)
+	if err != nil {
+		return
+	}
+	if l.wseg != nil {
+		l.releaseSegment(l.wseg.seq)
+	}
+	l.wseg = s
 }
 
 // segment returns seq's mapping, pinned until end.
 func (w *wtx) segment(seq uint64) (*segment, error) {
 	if w.cur != nil && w.cur.seq == seq {
 		return w.cur, nil
+	}
+	if a := w.l.wseg; a != nil && a.seq == seq {
+		return a, nil
 	}
 	s, err := w.l.acquireSegment(seq)
 	if err != nil {
