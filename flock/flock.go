@@ -16,9 +16,9 @@ type Lock struct {
 	mu       sync.Mutex  // in-process exclusion; held from Lock to Unlock
 	held     atomic.Bool // true between a successful Lock/TryLock and Unlock
 	retained atomic.Bool // the OS lock is kept between Unlock and the next Lock (UnlockRetain)
-	closed atomic.Bool // set once by Close
-	path   string
-	sys    sysLock // platform part: flock_unix.go or flock_other.go
+	closed   atomic.Bool // set once by Close
+	path     string
+	sys      sysLock // platform part: flock_unix.go or flock_other.go
 }
 
 // New opens the lock file at path, creating it with permissions perm (before

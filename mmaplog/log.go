@@ -220,8 +220,8 @@ func (l *Log) loadState() state {
 // view is the part of the committed state that readers need.
 type view struct {
 	gen, next, oldest, newest, live uint64
-	activeSeq, indexGen            uint64
-	delStart, delEnd               uint64
+	activeSeq, indexGen             uint64
+	delStart, delEnd                uint64
 }
 
 // loadView loads the fields of the committed state that readers need, with the same
