@@ -156,9 +156,12 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 	return nil
 }
 
-// afterAppend starts preparing the next segment once the active one is half full.
+// afterAppend prefaults the active segment if this handle has not yet, and starts
+// preparing the next one once the active one is half full.
 func (w *wtx) afterAppend() {
 	if w.st.writeOff > w.l.opts.segmentSize/2 {
 		w.l.prepareAhead(w.st.activeSeq + 1)
+	} else if w.l.preparedSeq.Load() <= w.st.activeSeq {
+		w.l.prepareAhead(w.st.activeSeq)
 	}
 }

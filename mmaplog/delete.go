@@ -1,5 +1,7 @@
 package mmaplog
 
+import "github.com/ringlog/ringlog/ringindex"
+
 // DeleteRange deletes the events in [start, end] (inclusive), clipped to the live range,
 // and returns how many live events it removed. A range that clips to nothing returns
 // (0, nil). A range reaching the oldest event advances the oldest id and unlinks the
@@ -23,29 +25,44 @@ func (l *Log) DeleteRange(start, end EventID) (int, error) {
 	var removed uint64
 	switch {
 	case e == st.newest:
-		removed = w.deleteSuffix(s)
+		removed, err = w.deleteSuffix(s)
 	case s == st.oldest:
-		removed = w.deletePrefix(e)
+		removed, err = w.deletePrefix(e)
 	default:
 		removed = w.countLive(s, e)
 		if removed == 0 {
 			w.abort()
 			return 0, nil
 		}
+		if removed > st.live || st.dead+removed > st.next-st.oldest {
+			w.abort()
+			return 0, w.corruptIndex(s, "interior delete of [%d, %d] counts %d live ids, state has %d", s, e, removed, st.live)
+		}
 		st.delStart, st.delEnd = s, e
 		st.live -= removed
 		st.dead += removed
 		w.commit()
-		if err := w.finishInteriorDelete(); err != nil {
-			w.abort()
-			return int(removed), err
-		}
+		w.finishInteriorDelete()
 		w.end()
 		return int(removed), nil
+	}
+	if err != nil {
+		w.abort()
+		return 0, err
 	}
 	w.commit()
 	w.end()
 	return int(removed), nil
+}
+
+// corruptIndex reports index slots that contradict the committed state.
+func (w *wtx) corruptIndex(id EventID, format string, args ...any) error {
+	return corruptf(w.idx.Path(), int64(ringindexSlotOffset(w.idx.Capacity(), id)), format, args...)
+}
+
+// ringindexSlotOffset is the file offset of id's slot in an index of capacity cap.
+func ringindexSlotOffset(cap uint64, id EventID) uint64 {
+	return ringindex.HeaderSize + ringindex.SlotSize*(id&(cap-1))
 }
 
 // countLive counts the ids in [s, e] whose slots are not tombstoned.
@@ -64,62 +81,98 @@ func (w *wtx) countLive(s, e EventID) uint64 {
 	}
 }
 
+// nextLive returns the smallest id in [id, hi] whose slot is not tombstoned.
+func (w *wtx) nextLive(id, hi EventID) (EventID, bool) {
+	for ; id <= hi; id++ {
+		if !w.idx.Load(id).Tombstoned() {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// prevLive returns the largest id in [lo, id] whose slot is not tombstoned.
+func (w *wtx) prevLive(id, lo EventID) (EventID, bool) {
+	for ; id >= lo; id-- {
+		if !w.idx.Load(id).Tombstoned() {
+			return id, true
+		}
+		if id == 0 {
+			break
+		}
+	}
+	return 0, false
+}
+
 // deletePrefix deletes [oldest, e] with e < newest.
-func (w *wtx) deletePrefix(e EventID) uint64 {
+func (w *wtx) deletePrefix(e EventID) (uint64, error) {
 	st := &w.st
 	removed := w.countLive(st.oldest, e)
-	o := e + 1
-	for w.idx.Load(o).Tombstoned() { // newest is live, so this stops
-		o++
+	o, ok := w.nextLive(e+1, st.newest)
+	if !ok {
+		return 0, w.corruptIndex(st.newest, "newest event %d is tombstoned", st.newest)
 	}
 	deadBelow := (o - st.oldest) - removed
+	if deadBelow > st.dead || removed > st.live {
+		return 0, w.corruptIndex(st.oldest, "prefix delete to %d: tombstones disagree with the state", e)
+	}
 	st.dead -= deadBelow
 	st.live -= removed
 	st.oldest = o
 	first := w.slotSeq(w.idx.Load(o))
+	if first > st.activeSeq {
+		return 0, w.corruptIndex(o, "slot of event %d names segment %d after the active %d", o, first, st.activeSeq)
+	}
 	for seq := st.firstSeq; seq < first; seq++ {
 		w.unlink = append(w.unlink, seq)
 	}
 	if first > st.firstSeq {
 		st.firstSeq = first
 	}
-	return removed
+	return removed, nil
 }
 
 // deleteSuffix deletes [s, newest]; s may be oldest (the whole log).
-func (w *wtx) deleteSuffix(s EventID) uint64 {
+func (w *wtx) deleteSuffix(s EventID) (uint64, error) {
 	st := &w.st
 	removed := w.countLive(s, st.newest)
-	if st.syncedNext > s {
-		st.syncedNext = s // re-appended ids must be flushed by the next Sync
-	}
 	if s == st.oldest {
 		for seq := st.firstSeq; seq < st.activeSeq; seq++ {
 			w.unlink = append(w.unlink, seq)
 		}
 		st.next, st.oldest, st.live, st.dead = s, s, 0, 0
 		st.firstSeq = st.activeSeq
-		return removed
+		st.syncedNext = min(st.syncedNext, s)
+		return removed, nil
 	}
-	n := s - 1
-	for w.idx.Load(n).Tombstoned() { // oldest is live, so this stops
-		n--
+	n, ok := w.prevLive(s-1, st.oldest)
+	if !ok {
+		return 0, w.corruptIndex(st.oldest, "oldest event %d is tombstoned", st.oldest)
 	}
 	// Tombstones at or above s leave the span; those between the new newest and s stay.
-	st.dead -= (st.next - s) - removed
+	gone := (st.next - s) - removed
+	if gone > st.dead || removed > st.live {
+		return 0, w.corruptIndex(s, "suffix delete from %d: tombstones disagree with the state", s)
+	}
+	last := w.slotSeq(w.idx.Load(n))
+	if last > st.activeSeq {
+		return 0, w.corruptIndex(n, "slot of event %d names segment %d after the active %d", n, last, st.activeSeq)
+	}
+	st.dead -= gone
 	st.live -= removed
 	st.next, st.newest = s, n
-	last := w.slotSeq(w.idx.Load(n))
+	st.syncedNext = min(st.syncedNext, s) // re-appended ids must be flushed by the next Sync
 	for seq := last + 1; seq < st.activeSeq; seq++ {
 		w.unlink = append(w.unlink, seq)
 	}
-	return removed
+	return removed, nil
 }
 
 // finishInteriorDelete applies a committed pending delete: it tombstones the slots, clears
-// the pending range and unlinks segments left without live events. It is idempotent, so the
-// next writer can redo it after a crash.
-func (w *wtx) finishInteriorDelete() error {
+// the pending range, commits, and unlinks segments left without live events. It is
+// idempotent, so the next writer can redo it after a crash. (state.validate guarantees
+// oldest < delStart <= delEnd < newest.)
+func (w *wtx) finishInteriorDelete() {
 	st := &w.st
 	s, e := st.delStart, st.delEnd
 	for id := s; ; id++ {
@@ -129,19 +182,15 @@ func (w *wtx) finishInteriorDelete() error {
 		}
 	}
 	st.delStart, st.delEnd = 1, 0
-	// The live neighbours around the range bound the segments that still hold live events.
-	a := s - 1
-	for w.idx.Load(a).Tombstoned() {
-		a--
-	}
-	b := e + 1
-	for w.idx.Load(b).Tombstoned() {
-		b++
-	}
-	lo, hi := w.slotSeq(w.idx.Load(a)), w.slotSeq(w.idx.Load(b))
-	for seq := lo + 1; seq < hi; seq++ {
-		w.unlink = append(w.unlink, seq)
+	// The live neighbours around the range bound the segments that still hold live
+	// events; if the index disagrees (damage), unlink nothing.
+	a, okA := w.prevLive(s-1, st.oldest)
+	b, okB := w.nextLive(e+1, st.newest)
+	if okA && okB {
+		lo, hi := w.slotSeq(w.idx.Load(a)), w.slotSeq(w.idx.Load(b))
+		for seq := lo + 1; seq < hi && hi <= st.activeSeq; seq++ {
+			w.unlink = append(w.unlink, seq)
+		}
 	}
 	w.commit()
-	return nil
 }

@@ -34,6 +34,10 @@ var (
 	ErrCorrupt = errors.New("mmaplog: corrupt log")
 	// ErrVersion is returned when a file was written by an unknown format version.
 	ErrVersion = errors.New("mmaplog: unsupported format version")
+	// ErrUnsupportedFS is returned by Open for a directory on a network file system (NFS,
+	// SMB/CIFS, Ceph, ...), where flock(2) and shared mappings do not give the guarantees
+	// the log relies on. Linux only; elsewhere such file systems are not detected.
+	ErrUnsupportedFS = errors.New("mmaplog: unsupported file system")
 )
 
 // IDError reports an append whose id is not the one the log expects. It satisfies

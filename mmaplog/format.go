@@ -272,6 +272,10 @@ func (s *state) validate(segSize uint64) string {
 		return fmt.Sprintf("index capacity %d", s.indexCap)
 	case s.live > 0 && s.next-s.oldest > s.indexCap:
 		return fmt.Sprintf("span %d exceeds index capacity %d", s.next-s.oldest, s.indexCap)
+	case s.pendingDelete() && !(s.live > 0 && s.oldest < s.delStart && s.delEnd < s.newest):
+		return fmt.Sprintf("pending delete [%d, %d] outside the live interior (%d, %d)", s.delStart, s.delEnd, s.oldest, s.newest)
+	case s.syncedNext > s.next && s.live > 0:
+		return fmt.Sprintf("recovery point %d after next %d", s.syncedNext, s.next)
 	case s.migGen != 0 && (s.migGen <= s.indexGen || s.migCap <= s.indexCap || s.migCap&(s.migCap-1) != 0):
 		return fmt.Sprintf("index growth gen %d cap %d", s.migGen, s.migCap)
 	}

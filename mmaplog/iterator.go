@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync/atomic"
 )
 
 // Iterator walks the live events of a range in id order. It is not safe for concurrent
@@ -19,8 +20,7 @@ type Iterator struct {
 	err      error
 	finished bool
 	follow   context.Context // non-nil: block at the tail (Follow)
-	v        view            // committed state, reloaded every viewRefresh events
-	left     int             // events to read before reloading v
+	v        view            // committed state, reloaded whenever the commit word moves
 }
 
 // IterRange returns an iterator over the live events in [start, end). end == Latest means
@@ -43,10 +43,6 @@ func (l *Log) IterRange(start, end EventID) (*Iterator, error) {
 	return &Iterator{l: l, next: start, end: end}, nil
 }
 
-// viewRefresh bounds how many events an iterator reads before it reloads the committed
-// state (it also reloads when it passes the newest event it knows of).
-const viewRefresh = 64
-
 // Next advances to the next live event and reports whether there is one. It returns false
 // at the end of the range or on an error (see Err).
 func (it *Iterator) Next() bool {
@@ -60,10 +56,10 @@ func (it *Iterator) Next() bool {
 	}
 	defer l.segMu.RUnlock()
 	for {
-		if it.left == 0 || it.next > it.v.newest || it.next >= it.v.next {
-			it.v, it.left = l.loadView(), viewRefresh
+		// Reload the state only when a writer committed since (one atomic load otherwise).
+		if atomic.LoadUint64(l.commit) != it.v.gen || it.v.gen == 0 {
+			it.v = l.loadView()
 		}
-		it.left--
 		v := &it.v
 		if it.next < v.oldest {
 			it.next = v.oldest
@@ -88,7 +84,6 @@ func (it *Iterator) Next() bool {
 				it.finishLocked(err)
 				return false
 			}
-			it.left = 0
 			continue
 		}
 		id := it.next
@@ -99,7 +94,7 @@ func (it *Iterator) Next() bool {
 		}
 		if err != nil {
 			// Retry once against a fresh state before giving up (see locate).
-			it.v, it.left = l.loadView(), viewRefresh
+			it.v = l.loadView()
 			if !it.v.isLive(id) {
 				it.next++
 				continue

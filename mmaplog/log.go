@@ -66,6 +66,9 @@ type Log struct {
 	wseg *segment // active segment pinned by the last write; only under the writer lock
 	hold holder   // Options.HoldLock state
 
+	wcache   state // the state this handle committed last; only under the writer lock
+	wcacheOK bool
+
 	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
 
 	prepWG      sync.WaitGroup
@@ -85,6 +88,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	if err := os.MkdirAll(dir, r.dirMode); err != nil {
 		return nil, fmt.Errorf("mmaplog: create %s: %w", dir, err)
+	}
+	if err := checkLocalFS(dir); err != nil {
+		return nil, err
 	}
 	lk, err := flock.New(join(dir, lockFileName), r.fileMode)
 	if err != nil {

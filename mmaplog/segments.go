@@ -24,8 +24,10 @@ func (s *segment) unmap() {
 	}
 }
 
-// errSegmentGone reports a segment file that does not exist (unlinked by a delete).
-var errSegmentGone = errors.New("mmaplog: segment file is gone")
+// errSegmentGone reports a segment file that does not exist. Where a live event needs
+// it, that is damage, so it wraps ErrCorrupt; readers first recheck whether the event was
+// deleted meanwhile (which unlinks segments).
+var errSegmentGone = fmt.Errorf("%w: segment file is missing", ErrCorrupt)
 
 // mapSegment opens, validates and maps segment seq.
 func (l *Log) mapSegment(seq uint64) (*segment, error) {
@@ -33,7 +35,7 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", errSegmentGone, path)
+			return nil, &CorruptError{Path: path, What: "segment file is missing", Err: errSegmentGone}
 		}
 		return nil, fmt.Errorf("mmaplog: %w", err)
 	}

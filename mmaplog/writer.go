@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/ringlog/ringlog/ringindex"
 )
@@ -38,16 +39,20 @@ func (l *Log) begin() (*wtx, error) {
 	}
 	// The writer mutex is held: the handle's transaction buffer is ours.
 	w := &l.wbuf
-	*w = wtx{l: l, st: l.loadState(), pinned: w.pinned[:0], unlink: w.unlink[:0], retire: w.retire[:0]}
+	*w = wtx{l: l, pinned: w.pinned[:0], unlink: w.unlink[:0], retire: w.retire[:0]}
+	// The state this handle committed last is still current unless another writer
+	// committed since: only lock holders move the commit word.
+	if g := atomic.LoadUint64(l.commit); l.wcacheOK && l.wcache.gen == g {
+		w.st = l.wcache
+	} else {
+		w.st = l.loadState()
+	}
 	if err := w.openIndexes(); err != nil {
 		w.abort()
 		return nil, err
 	}
 	if w.st.pendingDelete() {
-		if err := w.finishInteriorDelete(); err != nil {
-			w.abort()
-			return nil, err
-		}
+		w.finishInteriorDelete()
 	}
 	return w, nil
 }
@@ -67,7 +72,10 @@ func (w *wtx) openIndexes() error {
 }
 
 // commit publishes the state built so far.
-func (w *wtx) commit() { w.l.commitState(&w.st) }
+func (w *wtx) commit() {
+	w.l.commitState(&w.st)
+	w.l.wcache, w.l.wcacheOK = w.st, true
+}
 
 // end releases pins and the lock, then deletes the files the committed state no longer
 // references.
