@@ -1,7 +1,6 @@
 package mmaplog
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -26,69 +25,6 @@ func (l *Log) Rotate() (string, error) {
 	return l.segmentPath(sealed), nil
 }
 
-// Sync makes every event appended before the call survive power loss: it flushes the
-// segment ranges and index slots written since the last Sync, fsyncs the directory, then
-// commits the new recovery point and flushes the meta state.
-func (l *Log) Sync() error {
-	w, err := l.begin()
-	if err != nil {
-		return err
-	}
-	if err := w.sync(); err != nil {
-		w.abort()
-		return err
-	}
-	w.end()
-	return nil
-}
-
-func (w *wtx) sync() error {
-	st := &w.st
-	from := st.syncedNext
-	if st.live > 0 && from < st.oldest {
-		from = st.oldest
-	}
-	if st.live > 0 && from < st.next {
-		startSeq, startOff := st.firstSeq, uint64(0)
-		if slot := w.idx.Load(from); !slot.IsZero() {
-			startSeq, startOff = w.slotSeq(slot), slot.Offset()
-		}
-		for seq := startSeq; seq <= st.activeSeq; seq++ {
-			seg, err := w.segment(seq)
-			if err != nil {
-				if errors.Is(err, errSegmentGone) {
-					continue
-				}
-				return err
-			}
-			lo, hi := uint64(0), w.l.opts.segmentSize
-			if seq == startSeq {
-				lo = startOff &^ 4095
-			}
-			if seq == st.activeSeq {
-				hi = st.writeOff
-			}
-			if hi > lo {
-				if err := msync(seg.data[lo:hi]); err != nil {
-					return fmt.Errorf("mmaplog: sync segment %d: %w", seq, err)
-				}
-			}
-		}
-		if err := w.idx.SyncRange(from, st.next); err != nil {
-			return fmt.Errorf("mmaplog: sync index: %w", err)
-		}
-	}
-	if err := syncDir(w.l.dir); err != nil {
-		return err
-	}
-	st.syncedNext = st.next
-	w.commit()
-	if err := msync(w.l.meta[:metaSize]); err != nil {
-		return fmt.Errorf("mmaplog: sync meta: %w", err)
-	}
-	return nil
-}
-
 // Stats describes a log at one moment.
 type Stats struct {
 	// EventCount is the number of live events.
@@ -97,6 +33,9 @@ type Stats struct {
 	OldestEventID, NewestEventID EventID
 	// NextEventID is the id the next append must carry.
 	NextEventID EventID
+	// SyncedNextEventID is the recovery point: every event below it was durable at the
+	// last completed Sync (of any handle).
+	SyncedNextEventID EventID
 	// TotalBytes is the size of the segment files on disk.
 	TotalBytes uint64
 	// FileCount is the number of segment files.
@@ -137,14 +76,15 @@ func (l *Log) Stats() (Stats, error) {
 	}
 	l.segMu.RUnlock()
 	s := Stats{
-		EventCount:    st.live,
-		NextEventID:   st.next,
-		SegmentSize:   l.opts.segmentSize,
-		ActiveSegment: st.activeSeq,
-		IndexCapacity: st.indexCap,
-		IndexGrowing:  st.migGen != 0,
-		MaxEventSize:  l.opts.maxEventSize,
-		MaxBatchBytes: l.opts.maxBatchBytes,
+		EventCount:        st.live,
+		NextEventID:       st.next,
+		SyncedNextEventID: st.syncedNext,
+		SegmentSize:       l.opts.segmentSize,
+		ActiveSegment:     st.activeSeq,
+		IndexCapacity:     st.indexCap,
+		IndexGrowing:      st.migGen != 0,
+		MaxEventSize:      l.opts.maxEventSize,
+		MaxBatchBytes:     l.opts.maxBatchBytes,
 	}
 	if st.live > 0 {
 		s.OldestEventID, s.NewestEventID = st.oldest, st.newest

@@ -79,9 +79,17 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		return 0, err
 	}
 	w.commit()
+	gen := w.st.gen
 	w.l.notifyTail()
 	w.afterAppend()
 	w.end()
+	if l.opts.sync == SyncAlways {
+		// The events are appended (visible) either way; an error here means their
+		// durability is unknown.
+		if err := l.syncThrough(gen); err != nil {
+			return first, err
+		}
+	}
 	return first, nil
 }
 

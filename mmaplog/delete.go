@@ -143,6 +143,7 @@ func (w *wtx) deleteSuffix(s EventID) (uint64, error) {
 		st.next, st.oldest, st.live, st.dead = s, s, 0, 0
 		st.firstSeq = st.activeSeq
 		st.syncedNext = min(st.syncedNext, s)
+		st.truncs++
 		return removed, nil
 	}
 	n, ok := w.prevLive(s-1, st.oldest)
@@ -162,6 +163,7 @@ func (w *wtx) deleteSuffix(s EventID) (uint64, error) {
 	st.live -= removed
 	st.next, st.newest = s, n
 	st.syncedNext = min(st.syncedNext, s) // re-appended ids must be flushed by the next Sync
+	st.truncs++
 	for seq := last + 1; seq < st.activeSeq; seq++ {
 		w.unlink = append(w.unlink, seq)
 	}

@@ -70,6 +70,7 @@ type Log struct {
 	wcacheOK bool
 
 	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
+	sy     syncer       // group commit (sync.go)
 
 	prepWG      sync.WaitGroup
 	prepBusy    atomic.Bool
@@ -97,6 +98,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 		return nil, fmt.Errorf("mmaplog: open lock: %w", err)
 	}
 	l := &Log{dir: dir, opts: r, lock: lk, segs: map[uint64]*segment{}, idxs: map[uint64]*ringindex.Index{}}
+	l.sy.cond = sync.NewCond(&l.sy.mu)
 	if err := l.open(); err != nil {
 		l.release()
 		return nil, err
@@ -108,6 +110,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	if r.holdLock {
 		l.startHolder()
+	}
+	if r.sync == SyncInterval {
+		l.startSyncer()
 	}
 	return l, nil
 }
@@ -332,6 +337,14 @@ func (l *Log) mapIndex(gen uint64, publish bool) (*ringindex.Index, error) {
 // preparation and unmaps every file. A second Close returns nil. The Values of iterators
 // still open become invalid.
 func (l *Log) Close() error {
+	if l.closed.Load() {
+		return nil
+	}
+	var err error
+	l.stopSyncer()
+	if l.opts.sync == SyncInterval {
+		err = l.Sync() // what the last interval did not cover
+	}
 	if l.closed.Swap(true) {
 		return nil
 	}
@@ -342,7 +355,7 @@ func (l *Log) Close() error {
 	l.stopHolder()
 	l.stopWaiters()
 	l.release()
-	return nil
+	return err
 }
 
 // release unmaps and closes everything the handle holds.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/bits"
+	"time"
 )
 
 // Options configures Open. A nil *Options or a zero field means the default. Open fills the
@@ -35,6 +36,10 @@ type Options struct {
 	// process waits for it (it counts itself in the meta file before blocking), and
 	// releases it when idle for about a quarter of a millisecond.
 	HoldLock bool
+	// Sync is the durability policy: SyncNever (default), SyncAlways or SyncInterval.
+	Sync SyncPolicy
+	// SyncEvery is the flush period of SyncInterval. Default DefaultSyncEvery.
+	SyncEvery time.Duration
 }
 
 // resolved holds the options after defaults, for one open log.
@@ -47,6 +52,8 @@ type resolved struct {
 	dirMode       fs.FileMode
 	noPrefault    bool
 	holdLock      bool
+	sync          SyncPolicy
+	syncEvery     time.Duration
 	explicitSeg   bool
 	explicitEvent bool
 }
@@ -107,6 +114,19 @@ func resolveOptions(o *Options) (resolved, error) {
 	}
 	r.noPrefault = o.NoPrefault
 	r.holdLock = o.HoldLock
+	switch o.Sync {
+	case SyncNever, SyncAlways, SyncInterval:
+		r.sync = o.Sync
+	default:
+		return r, invalidOptions("Sync %v is not a policy", o.Sync)
+	}
+	if o.SyncEvery < 0 {
+		return r, invalidOptions("SyncEvery %v is negative", o.SyncEvery)
+	}
+	r.syncEvery = o.SyncEvery
+	if r.syncEvery == 0 {
+		r.syncEvery = DefaultSyncEvery
+	}
 	return r, r.fitSegment()
 }
 

@@ -18,11 +18,14 @@ const (
 func (l *Log) tailSeq() *uint32     { return (*uint32)(unsafe.Pointer(&l.meta[metaTailSeqOff])) }
 func (l *Log) tailWaiters() *uint32 { return (*uint32)(unsafe.Pointer(&l.meta[metaTailWaitersOff])) }
 
-// notifyTail wakes every waiter, in any process, after new events were published. It
-// costs one atomic add, plus a futex wake only when someone waits.
+// notifyTail wakes every waiter, in any process, after new events were published. With
+// nobody waiting it costs one atomic load. The order matters (docs/FORMAT.md section 7):
+// the writer stores the commit word, then loads tailWaiters; a waiter adds itself to
+// tailWaiters, then loads the commit word. Sequentially consistent atomics guarantee that
+// at least one of them sees the other's store, so no wake-up is lost.
 func (l *Log) notifyTail() {
-	atomic.AddUint32(l.tailSeq(), 1)
 	if atomic.LoadUint32(l.tailWaiters()) != 0 {
+		atomic.AddUint32(l.tailSeq(), 1)
 		wakeAll(l.tailSeq())
 	}
 }
@@ -50,14 +53,16 @@ func (l *Log) Wait(ctx context.Context, id EventID) error {
 		if l.closed.Load() {
 			return ErrClosed
 		}
+		atomic.AddUint32(waiters, 1)
 		seen := atomic.LoadUint32(seqWord)
 		if id < l.loadView().next {
+			atomic.AddUint32(waiters, ^uint32(0))
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
+			atomic.AddUint32(waiters, ^uint32(0))
 			return err
 		}
-		atomic.AddUint32(waiters, 1)
 		if !l.closed.Load() {
 			sleepOn(seqWord, seen, attempt)
 		}

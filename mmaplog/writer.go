@@ -219,6 +219,12 @@ func (w *wtx) copySlots(base, quota uint64) {
 		w.st.migNext++
 	}
 	if w.st.migNext >= w.st.next {
+		// Events below the recovery point must stay readable after a power loss even if the
+		// kernel writes the meta page (naming the new index) before the new index's pages:
+		// flush their slots before the switch is committed. Logs that never Sync skip it.
+		if lo := max(base, w.st.oldest); w.st.syncedNext > lo {
+			_ = w.mig.SyncRange(lo, w.st.syncedNext)
+		}
 		w.retire = append(w.retire, w.st.indexGen)
 		w.st.indexGen, w.st.indexCap = w.st.migGen, w.st.migCap
 		w.st.migGen, w.st.migCap, w.st.migNext = 0, 0, 0
