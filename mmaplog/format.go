@@ -26,7 +26,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	128     8     commit       generation of the current state (atomic word)
 //	192     4     tailSeq      tail futex word (tail.go)
 //	200     4     tailWaiters  sleepers on tailSeq
-//	256     8     lockWaiters  reserved, zero
+//	256     4     lockWaiters  writers blocked on the lock (holdlock.go)
+//	320     16    bootID       boot id of the machine that last opened the log
 //	1024    160   state[0]     copy for even generations
 //	2048    160   state[1]     copy for odd generations
 const (

@@ -23,31 +23,44 @@ func (l *Log) repair() error {
 	if err != nil {
 		return err
 	}
-	if bad, ok := w.firstBadTailRecord(); ok {
-		w.deleteSuffix(bad) // bad is live, so it lies in [oldest, newest]
+	boot := currentBootID()
+	rebooted := boot == nil || string(l.meta[metaBootIDOff:metaBootIDOff+16]) != string(boot)
+	if bad, ok := w.firstBadTailRecord(rebooted); ok {
+		if _, err := w.deleteSuffix(bad); err != nil { // bad is live: in [oldest, newest]
+			w.abort()
+			return err
+		}
 		w.commit()
+	}
+	if rebooted && boot != nil {
+		copy(l.meta[metaBootIDOff:], boot)
 	}
 	w.collectOrphans()
 	w.end()
 	return nil
 }
 
-// firstBadTailRecord validates the records of the newest events, back to the recovery
-// point (syncedNext) but at most tailCheckEvents events and tailCheckBytes bytes, and
-// returns the first id whose record is invalid.
-func (w *wtx) firstBadTailRecord() (EventID, bool) {
+// firstBadTailRecord validates the records after the recovery point (syncedNext) and
+// returns the first id whose record is invalid. After a reboot (a power loss may have
+// dropped unsynced pages) it checks every record from the recovery point; within one boot
+// (the page cache survived any process crash) only the newest tailCheckEvents events, at
+// most tailCheckBytes bytes, as a cheap sanity check.
+func (w *wtx) firstBadTailRecord(rebooted bool) (EventID, bool) {
 	st := &w.st
 	if st.live == 0 {
 		return 0, false
 	}
 	lo := max(st.oldest, st.syncedNext)
-	if st.next-lo > tailCheckEvents {
+	limit := uint64(tailCheckBytes)
+	if rebooted {
+		limit = ^uint64(0)
+	} else if st.next-lo > tailCheckEvents {
 		lo = st.next - tailCheckEvents
 	}
 	// Walk back to honour the byte bound.
 	var bytes uint64
 	start := st.next
-	for start > lo && bytes < tailCheckBytes {
+	for start > lo && bytes < limit {
 		start--
 		slot := w.idx.Load(start)
 		if slot.Tombstoned() || slot.IsZero() {

@@ -13,6 +13,8 @@ import (
 const (
 	metaTailSeqOff     = 192
 	metaTailWaitersOff = 200
+	// metaBootIDOff holds the boot id of the machine that last opened the log (repair.go).
+	metaBootIDOff = 320
 )
 
 func (l *Log) tailSeq() *uint32     { return (*uint32)(unsafe.Pointer(&l.meta[metaTailSeqOff])) }
