@@ -34,6 +34,9 @@ var (
 	ErrCorrupt = errors.New("mmaplog: corrupt log")
 	// ErrVersion is returned when a file was written by an unknown format version.
 	ErrVersion = errors.New("mmaplog: unsupported format version")
+	// ErrReadOnly is returned by every write (append, delete, rotate, sync) through a handle
+	// opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("mmaplog: log opened read-only")
 	// ErrUnsupportedFS is returned by Open for a directory on a network file system (NFS,
 	// SMB/CIFS, Ceph, ...), where flock(2) and shared mappings do not give the guarantees
 	// the log relies on. Linux only; elsewhere such file systems are not detected.

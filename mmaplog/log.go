@@ -87,26 +87,35 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, fmt.Errorf("%w: ringlog needs a little-endian machine", ErrInvalidOptions)
 	}
-	if err := os.MkdirAll(dir, r.dirMode); err != nil {
+	if r.readOnly {
+		if _, err := os.Stat(join(dir, metaFileName)); err != nil {
+			return nil, fmt.Errorf("mmaplog: open read-only: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, r.dirMode); err != nil {
 		return nil, fmt.Errorf("mmaplog: create %s: %w", dir, err)
 	}
 	if err := checkLocalFS(dir); err != nil {
 		return nil, err
 	}
-	lk, err := flock.New(join(dir, lockFileName), r.fileMode)
-	if err != nil {
-		return nil, fmt.Errorf("mmaplog: open lock: %w", err)
-	}
-	l := &Log{dir: dir, opts: r, lock: lk, segs: map[uint64]*segment{}, idxs: map[uint64]*ringindex.Index{}}
+	l := &Log{dir: dir, opts: r, segs: map[uint64]*segment{}, idxs: map[uint64]*ringindex.Index{}}
 	l.sy.cond = sync.NewCond(&l.sy.mu)
+	if !r.readOnly {
+		lk, err := flock.New(join(dir, lockFileName), r.fileMode)
+		if err != nil {
+			return nil, fmt.Errorf("mmaplog: open lock: %w", err)
+		}
+		l.lock = lk
+	}
 	if err := l.open(); err != nil {
 		l.release()
 		return nil, err
 	}
-	if err := l.repair(); err != nil {
-		l.closed.Store(true)
-		l.release()
-		return nil, err
+	if !r.readOnly {
+		if err := l.repair(); err != nil {
+			l.closed.Store(true)
+			l.release()
+			return nil, err
+		}
 	}
 	if r.holdLock {
 		l.startHolder()
@@ -118,12 +127,14 @@ func Open(dir string, opts *Options) (*Log, error) {
 }
 
 func (l *Log) open() error {
-	if err := l.lock.Lock(); err != nil {
-		return fmt.Errorf("mmaplog: lock %s: %w", l.dir, err)
+	if l.lock != nil {
+		if err := l.lock.Lock(); err != nil {
+			return fmt.Errorf("mmaplog: lock %s: %w", l.dir, err)
+		}
+		defer l.lock.Unlock()
 	}
-	defer l.lock.Unlock()
 	metaPath := join(l.dir, metaFileName)
-	if _, err := os.Stat(metaPath); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(metaPath); errors.Is(err, fs.ErrNotExist) && !l.opts.readOnly {
 		if err := l.create(); err != nil {
 			return err
 		}
@@ -176,7 +187,7 @@ func (l *Log) create() error {
 
 func (l *Log) mapMeta() error {
 	path := join(l.dir, metaFileName)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, l.openFlag(), 0)
 	if err != nil {
 		return fmt.Errorf("mmaplog: %w", err)
 	}
@@ -189,7 +200,7 @@ func (l *Log) mapMeta() error {
 		f.Close()
 		return corruptf(path, fi.Size(), "meta file is %d bytes, want %d", fi.Size(), metaSize)
 	}
-	m, err := mmap.MapRegion(f, metaSize, mmap.RDWR, 0, 0)
+	m, err := mmap.MapRegion(f, metaSize, l.mapProt(), 0, 0)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("mmaplog: map %s: %w", path, err)
@@ -281,7 +292,7 @@ func (l *Log) checkedState() (state, error) {
 		return st, nil
 	}
 	prev := *l.states[(g+1)&1]
-	if g > 0 && prev[0] == g-1 && stateCRCValid(&prev) {
+	if g > 0 && prev[0] == g-1 && stateCRCValid(&prev) && !l.opts.readOnly {
 		st := stateFromWords(&prev)
 		if st.validate(l.opts.segmentSize) == "" {
 			atomic.StoreUint64(l.commit, g-1)
@@ -321,7 +332,7 @@ func (l *Log) mapIndex(gen uint64, publish bool) (*ringindex.Index, error) {
 	x := l.idxs[gen]
 	if x == nil {
 		var err error
-		x, err = ringindex.Open(join(l.dir, ringindex.FileName(gen)), l.logID, true)
+		x, err = ringindex.Open(join(l.dir, ringindex.FileName(gen)), l.logID, !l.opts.readOnly)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
@@ -349,8 +360,10 @@ func (l *Log) Close() error {
 		return nil
 	}
 	// Wait for an append in progress; appends that start later see closed.
-	if err := l.lock.Lock(); err == nil {
-		_ = l.lock.Unlock()
+	if l.lock != nil {
+		if err := l.lock.Lock(); err == nil {
+			_ = l.lock.Unlock()
+		}
 	}
 	l.stopHolder()
 	l.stopWaiters()
@@ -384,7 +397,24 @@ func (l *Log) release() {
 		_ = l.metaFile.Close()
 		l.metaFile = nil
 	}
-	_ = l.lock.Close()
+	if l.lock != nil {
+		_ = l.lock.Close()
+	}
+}
+
+// openFlag and mapProt give the access mode of the handle's files and mappings.
+func (l *Log) openFlag() int {
+	if l.opts.readOnly {
+		return os.O_RDONLY
+	}
+	return os.O_RDWR
+}
+
+func (l *Log) mapProt() int {
+	if l.opts.readOnly {
+		return mmap.RDONLY
+	}
+	return mmap.RDWR
 }
 
 // Dir returns the log directory.

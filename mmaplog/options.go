@@ -36,6 +36,11 @@ type Options struct {
 	// process waits for it (it counts itself in the meta file before blocking), and
 	// releases it when idle for about a quarter of a millisecond.
 	HoldLock bool
+	// ReadOnly opens an existing log for reading only: everything is mapped read-only, no
+	// lock is taken, nothing is created or repaired, and the directory may be one the
+	// process can only read. Writes return ErrReadOnly. Wait and Follow poll (at most 10 ms
+	// apart) instead of sleeping on the futex, which needs a writable mapping.
+	ReadOnly bool
 	// Sync is the durability policy: SyncNever (default), SyncAlways or SyncInterval.
 	Sync SyncPolicy
 	// SyncEvery is the flush period of SyncInterval. Default DefaultSyncEvery.
@@ -52,6 +57,7 @@ type resolved struct {
 	dirMode       fs.FileMode
 	noPrefault    bool
 	holdLock      bool
+	readOnly      bool
 	sync          SyncPolicy
 	syncEvery     time.Duration
 	explicitSeg   bool
@@ -114,6 +120,10 @@ func resolveOptions(o *Options) (resolved, error) {
 	}
 	r.noPrefault = o.NoPrefault
 	r.holdLock = o.HoldLock
+	r.readOnly = o.ReadOnly
+	if r.readOnly && (o.HoldLock || o.Sync != SyncNever) {
+		return r, invalidOptions("ReadOnly with HoldLock or a Sync policy")
+	}
 	switch o.Sync {
 	case SyncNever, SyncAlways, SyncInterval:
 		r.sync = o.Sync

@@ -32,7 +32,7 @@ var errSegmentGone = fmt.Errorf("%w: segment file is missing", ErrCorrupt)
 // mapSegment opens, validates and maps segment seq.
 func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	path := join(l.dir, segmentFileName(seq))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, l.openFlag(), 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &CorruptError{Path: path, What: "segment file is missing", Err: errSegmentGone}
@@ -54,7 +54,7 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	if err := checkSegHeader(path, hdr[:], segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}); err != nil {
 		return nil, err
 	}
-	m, err := mmap.MapRegion(f, int(l.opts.segmentSize), mmap.RDWR, 0, 0)
+	m, err := mmap.MapRegion(f, int(l.opts.segmentSize), l.mapProt(), 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: map %s: %w", path, err)
 	}

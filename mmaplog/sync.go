@@ -59,6 +59,9 @@ func (l *Log) Sync() error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
+	if l.opts.readOnly {
+		return ErrReadOnly
+	}
 	if err := l.rlock(); err != nil {
 		return err
 	}

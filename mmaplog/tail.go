@@ -55,6 +55,17 @@ func (l *Log) Wait(ctx context.Context, id EventID) error {
 		if l.closed.Load() {
 			return ErrClosed
 		}
+		if l.opts.readOnly {
+			// A read-only mapping cannot count itself among the waiters: poll.
+			if id < l.loadView().next {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			pollSleep(ctx, attempt)
+			continue
+		}
 		atomic.AddUint32(waiters, 1)
 		seen := atomic.LoadUint32(seqWord)
 		if id < l.loadView().next {
@@ -69,6 +80,17 @@ func (l *Log) Wait(ctx context.Context, id EventID) error {
 			sleepOn(seqWord, seen, attempt)
 		}
 		atomic.AddUint32(waiters, ^uint32(0))
+	}
+}
+
+// pollSleep waits 100 µs doubling up to 10 ms, or until ctx is done.
+func pollSleep(ctx context.Context, attempt int) {
+	d := min(100*time.Microsecond<<min(attempt, 7), 10*time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

@@ -27,6 +27,9 @@ func (l *Log) begin() (*wtx, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}
+	if l.opts.readOnly {
+		return nil, ErrReadOnly
+	}
 	if err := l.lock.LockNotify(l.onLockWait); err != nil {
 		if l.closed.Load() {
 			return nil, ErrClosed
