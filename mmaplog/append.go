@@ -1,6 +1,8 @@
 package mmaplog
 
 import (
+	"runtime/debug"
+
 	"github.com/ringlog/ringlog/ringindex"
 )
 
@@ -74,7 +76,7 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		w.abort()
 		return 0, &IDError{Expected: w.st.next, Got: first, Empty: w.st.live == 0}
 	}
-	if err := w.appendRecords(first, events); err != nil {
+	if err := w.appendGuarded(first, events); err != nil {
 		w.abort()
 		return 0, err
 	}
@@ -91,6 +93,14 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		}
 	}
 	return first, nil
+}
+
+// appendGuarded runs appendRecords with memory faults in mappings (a segment or index
+// truncated by another process) turned into errors; nothing is committed then.
+func (w *wtx) appendGuarded(first EventID, events [][]byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverFault(&err)
+	return w.appendRecords(first, events)
 }
 
 // checkID applies the id rule.
@@ -126,7 +136,7 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 		size := recordSize(len(e))
 		if off+size > segSize {
 			seq, off = seq+1, segHeaderSize
-			if err := w.l.ensureSegmentFile(seq); err != nil {
+			if _, err := w.l.ensureSegmentFile(seq); err != nil {
 				return err
 			}
 			if seg, err = w.segment(seq); err != nil {

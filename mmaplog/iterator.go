@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -45,7 +46,7 @@ func (l *Log) IterRange(start, end EventID) (*Iterator, error) {
 
 // Next advances to the next live event and reports whether there is one. It returns false
 // at the end of the range or on an error (see Err).
-func (it *Iterator) Next() bool {
+func (it *Iterator) Next() (ok bool) {
 	if it.finished {
 		return false
 	}
@@ -55,6 +56,13 @@ func (it *Iterator) Next() bool {
 		return false
 	}
 	defer l.segMu.RUnlock()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			it.finishLocked(faultError(r)) // faultError re-panics what is not a fault
+			ok = false
+		}
+	}()
 	for {
 		// Reload the state only when a writer committed since (one atomic load otherwise).
 		if atomic.LoadUint64(l.commit) != it.v.gen || it.v.gen == 0 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,6 +57,32 @@ type child struct {
 	cmd    *exec.Cmd
 	out    bytes.Buffer
 	cancel context.CancelFunc
+	done   chan struct{} // closed when the child has exited
+	err    error         // its exit status, once done is closed
+	waited bool
+}
+
+// exited reports whether a child has exited.
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// anyFailed reports whether one of the children has already exited with an error, so
+// that a parent polling for their progress can stop waiting.
+func anyFailed(cs ...[]*child) bool {
+	for _, g := range cs {
+		for _, c := range g {
+			if c.exited() && c.err != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // startChildren starts n copies of the test binary running role, each with
@@ -65,7 +92,7 @@ func startChildren(t testing.TB, role string, n int, env ...string) []*child {
 	cs := make([]*child, 0, n)
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		c := &child{role: role, index: i, cancel: cancel}
+		c := &child{role: role, index: i, cancel: cancel, done: make(chan struct{})}
 		c.cmd = exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 		c.cmd.Env = append(os.Environ(), childRoleEnv+"="+role, childIndexEnv+"="+strconv.Itoa(i))
 		c.cmd.Env = append(c.cmd.Env, env...)
@@ -75,12 +102,35 @@ func startChildren(t testing.TB, role string, n int, env ...string) []*child {
 			cancel()
 			for _, o := range cs {
 				o.cancel()
-				_ = o.cmd.Wait()
+				<-o.done
 			}
 			t.Fatalf("start child %s[%d]: %v", role, i, err)
 		}
+		go func() { c.err = c.cmd.Wait(); close(c.done) }()
 		cs = append(cs, c)
 	}
+	// A test that stops early (t.Fatal) leaves no child behind: each gets SIGQUIT, so
+	// that its goroutine dump shows where it was, then is killed.
+	t.Cleanup(func() {
+		for _, c := range cs {
+			if c.waited {
+				continue
+			}
+			state := "exited"
+			if !c.exited() {
+				state = "still running"
+				_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-c.done:
+				case <-time.After(5 * time.Second):
+					_ = c.cmd.Process.Kill()
+					<-c.done
+				}
+			}
+			c.cancel()
+			t.Logf("child %s[%d] %s (%v) at the end of the test; its output:\n%s", c.role, c.index, state, c.err, c.out.String())
+		}
+	})
 	return cs
 }
 
@@ -91,7 +141,9 @@ func waitChildren(t testing.TB, cs []*child) []string {
 	outs := make([]string, len(cs))
 	failed := false
 	for i, c := range cs {
-		err := c.cmd.Wait()
+		<-c.done
+		err := c.err
+		c.waited = true
 		c.cancel()
 		outs[i] = c.out.String()
 		if err != nil {

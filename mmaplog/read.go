@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"fmt"
+	"runtime/debug"
 )
 
 // rlock takes the handle's read lock (which keeps mappings alive) and checks Close.
@@ -66,36 +67,65 @@ func (l *Log) locateIn(v *view, id EventID) ([]byte, *segment, error) {
 
 // Get returns a copy of event id in O(1): one computed index slot, one record, validated
 // by id and CRC. It returns ErrNotFound when the id is absent or deleted.
-func (l *Log) Get(id EventID) ([]byte, error) {
+func (l *Log) Get(id EventID) (out []byte, err error) {
 	if err := l.rlock(); err != nil {
 		return nil, err
 	}
+	defer l.segMu.RUnlock()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverFault(&err)
 	p, _, err := l.locate(id)
-	var out []byte
-	if err == nil {
-		out = make([]byte, len(p))
-		copy(out, p)
+	if err != nil {
+		return nil, err
 	}
-	l.segMu.RUnlock()
-	return out, err
+	out = make([]byte, len(p))
+	copy(out, p)
+	return out, nil
 }
 
 // View calls fn with the bytes of event id, zero-copy from the mapping. The bytes are
 // valid only during the call and must not be modified or retained; the mapping is pinned
 // until fn returns. fn's error is returned as is.
-func (l *Log) View(id EventID, fn func([]byte) error) error {
+func (l *Log) View(id EventID, fn func([]byte) error) (err error) {
 	if err := l.rlock(); err != nil {
 		return err
 	}
-	p, seg, err := l.locate(id)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverFault(&err)
+	p, seg, err := l.locatePinned(id)
 	if err != nil {
-		l.segMu.RUnlock()
 		return err
 	}
-	seg.refs.Add(1)
-	l.segMu.RUnlock()
 	defer seg.refs.Add(-1)
 	return fn(p[:len(p):len(p)])
+}
+
+// locatePinned is locate for a caller holding segMu for reading; it releases it (also
+// when a fault panics through) and returns the segment pinned on success.
+func (l *Log) locatePinned(id EventID) ([]byte, *segment, error) {
+	defer l.segMu.RUnlock()
+	p, seg, err := l.locate(id)
+	if err == nil {
+		seg.refs.Add(1)
+	}
+	return p, seg, err
+}
+
+// recoverFault, deferred after debug.SetPanicOnFault(true), turns a memory fault in a
+// mapping (SIGBUS: another process truncated a mapped file) into an ErrCorrupt error
+// instead of a crash. Other panics go on.
+func recoverFault(err *error) {
+	if r := recover(); r != nil {
+		*err = faultError(r)
+	}
+}
+
+// faultError converts a recovered memory fault into an error; it re-panics anything else.
+func faultError(r any) error {
+	if f, ok := r.(interface{ Addr() uintptr }); ok {
+		return fmt.Errorf("%w: fault reading a mapped file at %#x (truncated by another process?)", ErrCorrupt, f.Addr())
+	}
+	panic(r)
 }
 
 // NextEventID returns the id the next append must carry.

@@ -135,21 +135,27 @@ func (l *Log) dropSegments(firstSeq uint64, dead []uint64) {
 	}
 }
 
-// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one).
-func (l *Log) ensureSegmentFile(seq uint64) error {
+// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one)
+// and reports whether it created it.
+func (l *Log) ensureSegmentFile(seq uint64) (bool, error) {
 	path := join(l.dir, segmentFileName(seq))
 	if _, err := os.Stat(path); err == nil {
-		return nil
+		return false, nil
 	}
 	err := createFile(path, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}), l.opts.fileMode)
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("mmaplog: create segment %d: %w", seq, err)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("mmaplog: create segment %d: %w", seq, err)
+	}
+	return true, nil
 }
 
 // prepareAhead creates, maps and prefaults segment seq in the background, off the append
-// path, unless this handle already did or is doing it.
+// path, unless this handle already did or is doing it. It runs without the writer lock,
+// so the log may have moved past seq meanwhile: a file it created for a seq below the
+// active segment (one a delete has already unlinked) is removed again.
 func (l *Log) prepareAhead(seq uint64) {
 	if l.opts.noPrefault || l.preparedSeq.Load() > seq || !l.prepBusy.CompareAndSwap(false, true) {
 		return
@@ -158,7 +164,23 @@ func (l *Log) prepareAhead(seq uint64) {
 	go func() {
 		defer l.prepWG.Done()
 		defer l.prepBusy.Store(false)
-		if l.closed.Load() || l.ensureSegmentFile(seq) != nil {
+		if l.closed.Load() {
+			return
+		}
+		created, err := l.ensureSegmentFile(seq)
+		if err != nil {
+			return
+		}
+		if l.rlock() != nil {
+			return
+		}
+		active := l.loadView().activeSeq
+		l.segMu.RUnlock()
+		if seq < active {
+			if created {
+				_ = removeIfExists(l.segmentPath(seq))
+			}
+			l.preparedSeq.Store(active)
 			return
 		}
 		s, err := l.acquireSegment(seq)
