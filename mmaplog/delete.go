@@ -184,6 +184,10 @@ func (w *wtx) finishInteriorDelete() {
 		}
 	}
 	st.delStart, st.delEnd = 1, 0
+	// Tombstones below the recovery point must reach the disk with the next Sync.
+	if s < st.syncedNext && (st.dirtyLow >= st.syncedNext || s < st.dirtyLow) {
+		st.dirtyLow = s
+	}
 	// The live neighbours around the range bound the segments that still hold live
 	// events; if the index disagrees (damage), unlink nothing.
 	a, okA := w.prevLive(s-1, st.oldest)

@@ -8,7 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 )
+
+// createFileHook, when set (by tests, through export_test.go), is consulted before every
+// file creation; an error it returns fails the creation as a real one would (e.g. a
+// *PathError wrapping ENOSPC). Nil in production.
+var createFileHook atomic.Pointer[func(path string) error]
 
 // linkRename renames from to to without replacing an existing file: link, then unlink.
 func linkRename(from, to string) error {
@@ -31,6 +37,11 @@ func isTempName(name string) bool { return strings.Contains(name, tmpInfix) }
 // header at offset 0, fsynced and renamed into place without replacing. If final exists
 // the result wraps fs.ErrExist and final is untouched.
 func createFile(final string, size int64, header []byte, perm fs.FileMode) error {
+	if h := createFileHook.Load(); h != nil {
+		if err := (*h)(final); err != nil {
+			return err
+		}
+	}
 	tmp := tempName(final)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {

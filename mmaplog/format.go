@@ -199,7 +199,7 @@ func checkSegHeader(path string, b []byte, want segHeader) error {
 //	40      dead         120     delEnd
 //	48      firstSeq     128     syncedNext
 //	56      activeSeq    136     truncs
-//	64      writeOff     144     reserved
+//	64      writeOff     144     dirtyLow
 //	72      indexGen     152     crc (CRC-32C of [0,152))
 type state struct {
 	gen, next, oldest, newest, live, dead uint64
@@ -209,18 +209,19 @@ type state struct {
 	delStart, delEnd                      uint64
 	syncedNext                            uint64
 	truncs                                uint64
+	dirtyLow                              uint64
 }
 
 func (s *state) words() [stateWords]uint64 {
 	return [stateWords]uint64{s.gen, s.next, s.oldest, s.newest, s.live, s.dead,
 		s.firstSeq, s.activeSeq, s.writeOff, s.indexGen, s.indexCap,
-		s.migGen, s.migCap, s.migNext, s.delStart, s.delEnd, s.syncedNext, s.truncs, 0, 0}
+		s.migGen, s.migCap, s.migNext, s.delStart, s.delEnd, s.syncedNext, s.truncs, s.dirtyLow, 0}
 }
 
 func stateFromWords(w *[stateWords]uint64) state {
 	return state{gen: w[0], next: w[1], oldest: w[2], newest: w[3], live: w[4], dead: w[5],
 		firstSeq: w[6], activeSeq: w[7], writeOff: w[8], indexGen: w[9], indexCap: w[10],
-		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16], truncs: w[17]}
+		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16], truncs: w[17], dirtyLow: w[18]}
 }
 
 // putState writes the 160 bytes of a state copy, CRC included, into dst.

@@ -55,6 +55,7 @@ func (it *Iterator) Next() (ok bool) {
 		it.fail(err)
 		return false
 	}
+	// One return and three defers, so the compiler open-codes them (cheap per event).
 	defer l.segMu.RUnlock()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -63,6 +64,12 @@ func (it *Iterator) Next() (ok bool) {
 			ok = false
 		}
 	}()
+	return it.advance()
+}
+
+// advance is Next with segMu held for reading.
+func (it *Iterator) advance() bool {
+	l := it.l
 	for {
 		// Reload the state only when a writer committed since (one atomic load otherwise).
 		if atomic.LoadUint64(l.commit) != it.v.gen || it.v.gen == 0 {

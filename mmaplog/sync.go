@@ -109,6 +109,8 @@ type flushPlan struct {
 	next     EventID
 	truncs   uint64 // suffix deletes so far; a flush raced by one does not move the recovery point
 	from     EventID
+	idxFrom  EventID // lowest slot to flush: from, or lower when tombstones changed synced slots
+	dirtyLow EventID
 	segs     []uint64
 	startOff uint64
 	endOff   uint64
@@ -124,7 +126,7 @@ func (l *Log) flush() (uint64, error) {
 		return 0, err
 	}
 	st := w.st
-	plan := flushPlan{gen: st.gen, next: st.next, truncs: st.truncs, from: st.syncedNext, active: st.activeSeq, endOff: st.writeOff}
+	plan := flushPlan{gen: st.gen, next: st.next, truncs: st.truncs, from: st.syncedNext, active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow}
 	var pinned []*segment
 	unpin := func() {
 		for _, s := range pinned {
@@ -153,6 +155,10 @@ func (l *Log) flush() (uint64, error) {
 			pinned = append(pinned, s)
 		}
 	}
+	plan.idxFrom = plan.from
+	if st.dirtyLow < st.syncedNext {
+		plan.idxFrom = max(st.dirtyLow, st.oldest)
+	}
 	w.abort() // nothing to commit yet
 	defer unpin()
 	for i, s := range pinned {
@@ -169,8 +175,8 @@ func (l *Log) flush() (uint64, error) {
 			}
 		}
 	}
-	if plan.from < plan.next {
-		if err := idx.SyncRange(plan.from, plan.next); err != nil {
+	if plan.idxFrom < plan.next {
+		if err := idx.SyncRange(plan.idxFrom, plan.next); err != nil {
 			return 0, fmt.Errorf("mmaplog: sync index: %w", err)
 		}
 	}
@@ -179,8 +185,12 @@ func (l *Log) flush() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if w.st.truncs == plan.truncs && w.st.syncedNext < plan.next && plan.next <= w.st.next {
+	if w.st.truncs == plan.truncs && w.st.syncedNext <= plan.next && plan.next <= w.st.next &&
+		(w.st.syncedNext < plan.next || w.st.dirtyLow < w.st.syncedNext) {
 		w.st.syncedNext = plan.next
+		if w.st.dirtyLow == plan.dirtyLow {
+			w.st.dirtyLow = plan.next // the tombstones seen by the snapshot are flushed
+		}
 		w.commit()
 	}
 	covered := plan.gen
