@@ -18,8 +18,9 @@ lint: ## go vet, and fail if gofmt would change any file
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: ## go vet, then all tests with the race detector
+test: ## go vet, then all tests with the race detector (and the bench/ module's own tests)
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 9m ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 
 fuzz: ## Run each native fuzz target in ./fuzz for FUZZTIME (default 60s)
 	@if [ ! -d fuzz ]; then echo "fuzz/ does not exist yet: no fuzz targets to run"; exit 0; fi; \
@@ -34,6 +35,15 @@ fuzz: ## Run each native fuzz target in ./fuzz for FUZZTIME (default 60s)
 bench: ## Benchmarks of mmaplog, flock, ringindex (6 runs) into bench.txt, then benchstat
 	set -o pipefail; $(GO) test ./mmaplog ./flock ./ringindex -run '^$$' -bench . -benchmem -count 6 | tee bench.txt
 	@$(GO) run $(BENCHSTAT) bench.txt || echo "benchstat not available; raw figures are in bench.txt"
+	$(MAKE) bench-peers
+
+.PHONY: bench-peers bench-quick
+
+bench-peers: ## ringlog vs tidwall/wal, raft-wal and the machine's limits (bench/, -count 6) into bench/results and README
+	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh full
+
+bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 2 minutes)
+	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh quick
 
 crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1)
 	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -run 'Crash|Kill' ./...

@@ -1,0 +1,438 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Workload describes one benchmark function for the report.
+type Workload struct {
+	Name  string // the benchmark function without "Benchmark"
+	Title string
+	Desc  string
+	// Primary is the unit the ratios compare; HigherBetter tells which way is better.
+	Primary      string
+	HigherBetter bool
+}
+
+// workloads in report order. A workload of the output that is not listed is reported
+// after them with ns/op as its primary unit.
+var workloads = []Workload{
+	{Name: "Append", Title: "Single append, non-durable", Primary: "ns/op",
+		Desc: "One event per call. `ringlog` takes the writer lock (flock) per call; `ringlog-holdlock` keeps it between calls (Options.HoldLock). " +
+			"Peer: tidwall/wal with NoSync. Limits: memcpy of the payload into a prefaulted shared mapping; a flock(2) lock + unlock pair."},
+	{Name: "AppendBatch", Title: "Batch append, non-durable", Primary: "ns/op",
+		Desc: "n events per call (ringlog AppendBatchWithIDs, tidwall/wal Batch + WriteBatch with NoSync). " +
+			"Limit: n copies of the payload into a prefaulted shared mapping. ns/event = ns/op ÷ n."},
+	{Name: "Get", Title: "Random Get over 1M events (warm)", Primary: "ns/op",
+		Desc: "The same 64K uniformly random ids over 1M events of 128 B for every impl. `ringlog-get` copies (Get), `ringlog-view` is zero-copy (View). " +
+			"Peers: tidwall/wal at its defaults (an LRU of 2 parsed segments), `tidwall-cached` with every segment cached, raft-wal GetLog. " +
+			"Limit: a [][]byte index + a new copy."},
+	{Name: "Iterate", Title: "Sequential iteration of 1M events", Primary: "ns/op",
+		Desc: "One op reads all 1M events of 128 B in id order: ringlog IterRange (zero-copy, CRC-checked), tidwall/wal Read and raft-wal GetLog of each index. " +
+			"Limit: reading every byte of a prefaulted shared mapping of the same payload bytes (its MB/s is the mapping's bulk read bandwidth)."},
+	{Name: "DurableAppend", Title: "Durable appends, 1 and 8 goroutines", Primary: "ns/op",
+		Desc: "One 128 B event per call, durable when the call returns: `ringlog-sync` is Append + Sync, tidwall/wal with sync (fsync per Write), raft-wal (fsync per StoreLog). " +
+			"Limit: pwrite of the payload + fdatasync. ns/op is per event across all goroutines; events/s is the aggregate."},
+	{Name: "Open", Title: "Open of a 1M- and a 10M-event log", Primary: "ns/op",
+		Desc: "Open of a cleanly closed log of 128 B events, its files in the page cache; Close is not timed."},
+	{Name: "Memory", Title: "Memory after writing 10M events (1M in a quick run)", Primary: "heap-MiB",
+		Desc: "A fresh process writes the events (calls of 4096) and reports, with the log still open, the Go heap in use after a GC and its RSS " +
+			"(rss-file-MiB: mapped file pages, shared with the page cache). ns/op is the whole child process run."},
+	{Name: "MultiProcess", Title: "Appends from 1, 2 and 4 processes at once", Primary: "events/s", HigherBetter: true,
+		Desc: "Each process opens the log, then all append 128 B events with Append (non-durable) together. events/s is the aggregate over the append phase; " +
+			"ns/op is a whole round, process start included. `ringlog-holdlock` opens every handle with Options.HoldLock."},
+}
+
+// workloadOf returns the description of a workload name.
+func workloadOf(name string) Workload {
+	for _, w := range workloads {
+		if w.Name == name {
+			return w
+		}
+	}
+	return Workload{Name: name, Title: name, Primary: "ns/op"}
+}
+
+// Target kinds.
+const (
+	Speedup   = "speedup"   // other's ns/op ÷ ringlog's >= Goal
+	Fraction  = "fraction"  // limit's ns/op ÷ ringlog's (ringlog's share of the limit's bandwidth) >= Goal
+	TimeRatio = "timeratio" // ringlog's ns/op ÷ other's <= Goal
+	Absolute  = "absolute"  // ringlog's Unit <= Goal
+)
+
+// Target is one target of issue 6, measured as a ratio in the same run.
+type Target struct {
+	Text            string
+	Workload, Case  string
+	Ringlog, Other  string
+	Kind            string
+	Unit            string // Absolute only
+	Goal            float64
+	FallbackCase    string // Absolute only: the case to report when Case was not run
+	FallbackComment string
+}
+
+// targets are those of issue 6.
+var targets = []Target{
+	{Text: "Append 128 B, non-durable, flock per call: ≥ 2× faster than tidwall/wal NoSync",
+		Workload: "Append", Case: "size=128", Ringlog: "ringlog", Other: "tidwall-nosync", Kind: Speedup, Goal: 2},
+	{Text: "Append 128 B, non-durable, HoldLock: ≥ 8× faster than tidwall/wal NoSync",
+		Workload: "Append", Case: "size=128", Ringlog: "ringlog-holdlock", Other: "tidwall-nosync", Kind: Speedup, Goal: 8},
+	{Text: "Batch append 1000 × 128 B: ≥ 40% of the memcpy limit's bandwidth",
+		Workload: "AppendBatch", Case: "n=1000/size=128", Ringlog: "ringlog", Other: "limit-memcpy", Kind: Fraction, Goal: 0.4},
+	{Text: "Random Get over 1M: ≥ 10× faster than tidwall/wal at its defaults",
+		Workload: "Get", Case: "events=1M/size=128", Ringlog: "ringlog-get", Other: "tidwall", Kind: Speedup, Goal: 10},
+	{Text: "Random Get over 1M: ≥ 10× faster than raft-wal",
+		Workload: "Get", Case: "events=1M/size=128", Ringlog: "ringlog-get", Other: "raft-wal", Kind: Speedup, Goal: 10},
+	{Text: "Copying Get: ≤ 1.5× the time of the slice + new copy baseline",
+		Workload: "Get", Case: "events=1M/size=128", Ringlog: "ringlog-get", Other: "limit-slice", Kind: TimeRatio, Goal: 1.5},
+	{Text: "View: ≥ 5× faster than tidwall/wal with every segment cached",
+		Workload: "Get", Case: "events=1M/size=128", Ringlog: "ringlog-view", Other: "tidwall-cached", Kind: Speedup, Goal: 5},
+	{Text: "Iteration of 1M: ≥ 50% of the mapping's bulk read bandwidth",
+		Workload: "Iterate", Case: "events=1M/size=128", Ringlog: "ringlog", Other: "limit-bulkread", Kind: Fraction, Goal: 0.5},
+	{Text: "Open of a 10M-event log: ≥ 10× faster than tidwall/wal",
+		Workload: "Open", Case: "events=10M/size=128", Ringlog: "ringlog", Other: "tidwall", Kind: Speedup, Goal: 10},
+	{Text: "Open of a 10M-event log: ≥ 10× faster than raft-wal",
+		Workload: "Open", Case: "events=10M/size=128", Ringlog: "ringlog", Other: "raft-wal", Kind: Speedup, Goal: 10},
+	{Text: "Open of a 1M-event log: ≥ 5× faster than tidwall/wal",
+		Workload: "Open", Case: "events=1M/size=128", Ringlog: "ringlog", Other: "tidwall", Kind: Speedup, Goal: 5},
+	{Text: "Open of a 1M-event log: ≥ 5× faster than raft-wal",
+		Workload: "Open", Case: "events=1M/size=128", Ringlog: "ringlog", Other: "raft-wal", Kind: Speedup, Goal: 5},
+	{Text: "Durable appends, 8 goroutines: ≥ 4× raft-wal's throughput",
+		Workload: "DurableAppend", Case: "goroutines=8/size=128", Ringlog: "ringlog-sync", Other: "raft-wal", Kind: Speedup, Goal: 4},
+	{Text: "Heap in use after writing 10M events: < 4 MiB",
+		Workload: "Memory", Case: "events=10M/size=128", Ringlog: "ringlog", Kind: Absolute, Unit: "heap-MiB", Goal: 4,
+		FallbackCase: "events=1M/size=128", FallbackComment: "at 1M events: the quick run skips 10M"},
+}
+
+// Outcome is a target evaluated on a run.
+type Outcome struct {
+	Target
+	Measured bool
+	Met      bool
+	// Value is the speed-up (other ÷ ringlog, ns/op) for ratio kinds, the value for Absolute.
+	Value    float64
+	Ringlog  float64 // ringlog's median (ns/op, or Unit)
+	Other    float64 // the other's median ns/op
+	Fallback bool    // measured on FallbackCase
+}
+
+// MinSpeedup returns the target as a minimum speed-up (other ÷ ringlog), for ratio kinds.
+func (t Target) MinSpeedup() float64 {
+	if t.Kind == TimeRatio {
+		return 1 / t.Goal
+	}
+	return t.Goal
+}
+
+// Evaluate measures t on run.
+func (t Target) Evaluate(run *Run) Outcome {
+	o := Outcome{Target: t}
+	if t.Kind == Absolute {
+		r := run.Find(t.Workload, t.Ringlog, t.Case)
+		if r == nil && t.FallbackCase != "" {
+			r = run.Find(t.Workload, t.Ringlog, t.FallbackCase)
+			o.Fallback = r != nil
+		}
+		if r == nil {
+			return o
+		}
+		v, ok := r.Median(t.Unit)
+		o.Measured, o.Value, o.Ringlog = ok, v, v
+		o.Met = ok && v < t.Goal
+		return o
+	}
+	r, p := run.Find(t.Workload, t.Ringlog, t.Case), run.Find(t.Workload, t.Other, t.Case)
+	if r == nil || p == nil {
+		return o
+	}
+	rv, ok1 := r.Median("ns/op")
+	pv, ok2 := p.Median("ns/op")
+	if !ok1 || !ok2 || rv <= 0 {
+		return o
+	}
+	o.Measured, o.Ringlog, o.Other, o.Value = true, rv, pv, pv/rv
+	o.Met = o.Value >= t.MinSpeedup()
+	return o
+}
+
+// MeasuredText says what was measured, in the target's own terms.
+func (o Outcome) MeasuredText() string {
+	if !o.Measured {
+		return "not measured in this run"
+	}
+	switch o.Kind {
+	case Absolute:
+		s := fmt.Sprintf("%s %s", num(o.Value), strings.TrimPrefix(o.Unit, "heap-"))
+		if o.Fallback {
+			s += " (" + o.FallbackComment + ")"
+		}
+		return s
+	case Fraction:
+		return fmt.Sprintf("%.0f%% of the limit (%s vs %s per op)", 100*o.Value, dur(o.Ringlog), dur(o.Other))
+	case TimeRatio:
+		return fmt.Sprintf("%s× its time (%s vs %s)", num(1/o.Value), dur(o.Ringlog), dur(o.Other))
+	}
+	return fmt.Sprintf("%s (%s vs %s)", speedText(o.Value), dur(o.Ringlog), dur(o.Other))
+}
+
+// StatusText is "met", "MISSED" or "—".
+func (o Outcome) StatusText() string {
+	switch {
+	case !o.Measured:
+		return "—"
+	case o.Met && o.Fallback:
+		return "met (at 1M)"
+	case o.Met:
+		return "met"
+	}
+	return "**MISSED**"
+}
+
+// speedText says "2.31× faster" or "1.52× slower" for a speed-up.
+func speedText(s float64) string {
+	if s >= 1 {
+		return num(s) + "× faster"
+	}
+	return num(1/s) + "× slower"
+}
+
+// num formats v with about 3 significant digits, without an exponent.
+func num(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0"
+	case v == math.Trunc(v) && a < 1e15:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.2f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	case a >= 0.01:
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2g", v)
+}
+
+// dur formats nanoseconds as a duration with about 3 significant digits.
+func dur(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return num(ns/1e9) + " s"
+	case ns >= 1e6:
+		return num(ns/1e6) + " ms"
+	case ns >= 1e3:
+		return num(ns/1e3) + " µs"
+	}
+	return num(ns) + " ns"
+}
+
+// value formats a median of unit.
+func value(unit string, v float64) string {
+	if unit == "ns/op" || unit == "ns/event" {
+		return dur(v)
+	}
+	return num(v)
+}
+
+// Info describes the run and the machine for the report's header.
+type Info struct {
+	Mode, Count, Benchtime, Date string
+	CPU, Kernel, GoVersion       string
+	NProc                        int
+	MemTotal                     string
+	Benchstat                    string // file name of benchstat's output, if any
+	Chart                        string // file name of the chart, if any
+}
+
+// WriteMarkdown writes the report of run.
+func WriteMarkdown(w io.Writer, run *Run, info Info) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "# ringlog against its peers and the machine's limits\n\n")
+	fmt.Fprintf(b, "Generated by `bench/cmd/report` from `latest.txt` (raw `go test -bench` output); `make bench-peers` (full) or `make bench-quick` remakes it.\n\n")
+	fmt.Fprintf(b, "| run | machine |\n|---|---|\n")
+	fmt.Fprintf(b, "| %s run: `-count %s -benchtime %s`, medians of the runs; %s | %s, %d CPUs (nproc), %s RAM; Linux %s; %s |\n\n",
+		info.Mode, info.Count, info.Benchtime, info.Date, info.CPU, info.NProc, info.MemTotal, info.Kernel, info.GoVersion)
+	fmt.Fprintf(b, "Peers: github.com/tidwall/wal v1.2.1, github.com/hashicorp/raft-wal v0.4.0. Compare ratios within one run: the absolute figures of a shared machine move between runs.")
+	if info.Benchstat != "" {
+		fmt.Fprintf(b, " Confidence intervals: [%s](%s) (benchstat).", info.Benchstat, info.Benchstat)
+	}
+	fmt.Fprintf(b, "\n\n")
+	if info.Chart != "" {
+		fmt.Fprintf(b, "![ringlog speed-up over each peer and limit](%s)\n\n", info.Chart)
+	}
+
+	fmt.Fprintf(b, "## Targets\n\n")
+	writeTargets(b, run)
+	fmt.Fprintf(b, "\n")
+
+	// Workloads: the known ones in order, then any others in output order.
+	var names []string
+	for _, wl := range workloads {
+		names = append(names, wl.Name)
+	}
+	for _, r := range run.Results {
+		if !slices.Contains(names, r.Workload) {
+			names = append(names, r.Workload)
+		}
+	}
+	fmt.Fprintf(b, "## Workloads\n\n")
+	for _, name := range names {
+		writeWorkload(b, run, workloadOf(name))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeWorkload writes one workload's table: a row per case and impl with the medians
+// of every unit, and a ratio column per ringlog variant.
+func writeWorkload(b *strings.Builder, run *Run, wl Workload) {
+	var rs []*Result
+	for _, r := range run.Results {
+		if r.Workload == wl.Name {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return
+	}
+	// Units: primary first, then in order of appearance.
+	units := []string{wl.Primary}
+	var variants, cases []string
+	for _, r := range rs {
+		for _, u := range r.Units {
+			if !slices.Contains(units, u) {
+				units = append(units, u)
+			}
+		}
+		if RoleOf(r.Impl) == RoleRinglog && !slices.Contains(variants, r.Impl) {
+			variants = append(variants, r.Impl)
+		}
+		if !slices.Contains(cases, r.Case) {
+			cases = append(cases, r.Case)
+		}
+	}
+	runs := rs[0].Runs()
+	fmt.Fprintf(b, "### %s\n\n%s\n\n", wl.Title, wl.Desc)
+	fmt.Fprintf(b, "| case | impl | role |")
+	for _, u := range units {
+		if u == wl.Primary {
+			fmt.Fprintf(b, " **%s** |", u)
+		} else {
+			fmt.Fprintf(b, " %s |", u)
+		}
+	}
+	for _, v := range variants {
+		fmt.Fprintf(b, " %s ÷ impl |", v)
+	}
+	fmt.Fprintf(b, "\n|---|---|---|%s%s\n", strings.Repeat("---:|", len(units)), strings.Repeat("---:|", len(variants)))
+	for _, c := range cases {
+		first := true
+		for _, r := range rs {
+			if r.Case != c {
+				continue
+			}
+			cs := ""
+			if first {
+				cs = c
+				first = false
+			}
+			role := RoleOf(r.Impl)
+			impl := r.Impl
+			if role == RoleRinglog {
+				impl = "**" + impl + "**"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s |", cs, impl, role)
+			for _, u := range units {
+				if v, ok := r.Median(u); ok {
+					fmt.Fprintf(b, " %s |", value(u, v))
+				} else {
+					fmt.Fprintf(b, " |")
+				}
+			}
+			for _, v := range variants {
+				fmt.Fprintf(b, " %s |", ratioText(run.Find(wl.Name, v, c), r, wl.Primary))
+			}
+			fmt.Fprintf(b, "\n")
+		}
+	}
+	better := "below 1, ringlog is faster (0.25: 4× faster)"
+	switch {
+	case wl.HigherBetter:
+		better = "above 1, the ringlog variant does more"
+	case wl.Primary != "ns/op":
+		better = "below 1, the ringlog variant uses less"
+	}
+	fmt.Fprintf(b, "\n*variant ÷ impl*: the ringlog variant's median %s over the row's; %s. Medians of %d run(s).\n\n", wl.Primary, better, runs)
+}
+
+// ratioText formats ringlog's median of unit over other's, "—" for the same result or
+// when either is missing.
+func ratioText(ringlog, other *Result, unit string) string {
+	if ringlog == nil || other == nil || ringlog == other {
+		return "—"
+	}
+	rv, ok1 := ringlog.Median(unit)
+	ov, ok2 := other.Median(unit)
+	if !ok1 || !ok2 || ov == 0 {
+		return "—"
+	}
+	return num(rv / ov)
+}
+
+// writeTargets writes the table of the targets measured on run.
+func writeTargets(b *strings.Builder, run *Run) {
+	fmt.Fprintf(b, "| target | measured | status |\n|---|---|---|\n")
+	for _, t := range targets {
+		o := t.Evaluate(run)
+		fmt.Fprintf(b, "| %s | %s | %s |\n", t.Text, o.MeasuredText(), o.StatusText())
+	}
+}
+
+// machineLine describes the run and the machine in one line.
+func machineLine(info Info) string {
+	return fmt.Sprintf("%s run (`-count %s -benchtime %s`, medians), %s: %s, %d CPUs, %s RAM, Linux %s, %s",
+		info.Mode, info.Count, info.Benchtime, info.Date, info.CPU, info.NProc, info.MemTotal, info.Kernel, info.GoVersion)
+}
+
+// README block markers: UpdateReadme replaces what lies between them.
+const (
+	readmeBegin = "<!-- bench-results:begin"
+	readmeEnd   = "<!-- bench-results:end -->"
+)
+
+// ReadmeBlock returns the results block of the README: the machine, the chart and the
+// targets, with links (relative to the README) to the full report.
+func ReadmeBlock(run *Run, info Info, mdLink, chartLink string) string {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "%s (written by bench/cmd/report on a full run: make bench-peers) -->\n", readmeBegin)
+	fmt.Fprintf(b, "Measured on: %s.\n\n", machineLine(info))
+	if chartLink != "" {
+		fmt.Fprintf(b, "![ringlog speed-up over each peer and limit](%s)\n\n", chartLink)
+	}
+	writeTargets(b, run)
+	fmt.Fprintf(b, "\nEvery workload's table (ringlog, each peer, each limit, medians and ratios): [%s](%s).\n", mdLink, mdLink)
+	b.WriteString(readmeEnd)
+	return b.String()
+}
+
+// UpdateReadme replaces the results block of the README text with block. The markers
+// must be there already.
+func UpdateReadme(text, block string) (string, error) {
+	i := strings.Index(text, readmeBegin)
+	j := strings.Index(text, readmeEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("no %q ... %q block", readmeBegin, readmeEnd)
+	}
+	return text[:i] + block + text[j+len(readmeEnd):], nil
+}

@@ -1,0 +1,53 @@
+// Package bench measures ringlog against the Go logs people use today and against the
+// machine's physical limits, in one run on one machine.
+//
+// # Basics
+//
+// bench is a separate module (its own go.mod, with a replace of the root module), so
+// the library keeps its three dependencies while the peers live only here:
+// github.com/tidwall/wal and github.com/hashicorp/raft-wal. Every workload is a
+// benchmark function whose sub-benchmarks are named "impl=NAME/key=value/...":
+//
+//   - impl=ringlog... is ringlog (variants: ringlog-holdlock, ringlog-get, ringlog-view,
+//     ringlog-sync);
+//   - impl=limit-... is a physical limit measured in the same process (memcpy into a
+//     prefaulted shared mapping, a flock(2) pair, a slice index + copy, a mapping's bulk
+//     read bandwidth, pwrite + fdatasync);
+//   - any other impl is a peer (tidwall-nosync, tidwall-sync, tidwall, tidwall-cached,
+//     raft-wal).
+//
+// The workloads: BenchmarkAppend (one event per call, non-durable), BenchmarkAppendBatch
+// (100 and 1000 events per call), BenchmarkGet (random ids over 1M events, warm),
+// BenchmarkIterate (1M events in order), BenchmarkDurableAppend (1 and 8 goroutines, each
+// event durable when the call returns), BenchmarkOpen (1M- and 10M-event logs),
+// BenchmarkMemory (heap in use and RSS of a fresh process after writing 10M events) and
+// BenchmarkMultiProcess (1, 2 and 4 processes appending to one log at once).
+//
+// run.sh runs them and cmd/report turns the output into results/latest.md (a table per
+// workload with medians and the ratios ringlog ÷ peer and ringlog ÷ limit, and the
+// targets of issue 6) and results/latest.svg (a chart drawn with gonum/plot):
+//
+//	make bench-peers   # full run: -count 6, roughly 20-30 minutes on 2 cores
+//	make bench-quick   # one short pass, under 2 minutes, without the 10M-event logs
+//
+// # Caveats
+//
+//   - Compare ratios within one run: the machine is shared and noisy, absolute figures
+//     move between runs.
+//   - -short (bench-quick) skips the 10M-event logs: BenchmarkOpen measures 1M only and
+//     BenchmarkMemory writes 1M events.
+//   - hashicorp/raft-wal always fsyncs on StoreLogs, so it takes part only in the
+//     durable, read and open workloads. Its v0.4.0 Close leaves its bbolt meta store
+//     open; the benchmarks pass the same default store (metadb.BoltMetaDB) with
+//     WithMetaStore and close it themselves, so a directory can be opened again.
+//   - The logs read by Get, Iterate and Open are built once per process (with batches of
+//     4096 events) under a temporary directory removed when the run ends. The 10M-event
+//     logs take about 4 GiB of disk and of page cache.
+//
+// # Concurrency
+//
+// BenchmarkDurableAppend with goroutines=8 runs 8 goroutines on one handle; the peers,
+// whose appends need the next index, allocate it under a mutex of the benchmark.
+// BenchmarkMultiProcess and BenchmarkMemory re-execute the test binary: TestMain runs a
+// child role instead of the tests when RINGLOG_BENCH_ROLE is set.
+package bench
