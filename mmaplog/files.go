@@ -34,44 +34,54 @@ func tempName(final string) string {
 func isTempName(name string) bool { return strings.Contains(name, tmpInfix) }
 
 // createFile creates final atomically: a temporary file is preallocated to size, given
-// header at offset 0, fsynced and renamed into place without replacing. If final exists
-// the result wraps fs.ErrExist and final is untouched.
+// header at offset 0, fsynced and renamed into place without replacing, and the directory
+// is fsynced. If final exists the result wraps fs.ErrExist and final is untouched.
 func createFile(final string, size int64, header []byte, perm fs.FileMode) error {
+	tmp, err := prepareTemp(final, size, header, perm)
+	if err != nil {
+		return err
+	}
+	return publishTemp(tmp, final)
+}
+
+// prepareTemp does the slow part of createFile: a complete, fsynced file under a
+// temporary name next to final.
+func prepareTemp(final string, size int64, header []byte, perm fs.FileMode) (string, error) {
 	if h := createFileHook.Load(); h != nil {
 		if err := (*h)(final); err != nil {
-			return err
+			return "", err
 		}
 	}
 	tmp := tempName(final)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return err
+		return "", err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := preallocate(f, size); err != nil {
-		return err
+	err = preallocate(f, size)
+	if err == nil {
+		_, err = f.WriteAt(header, 0)
 	}
-	if _, err := f.WriteAt(header, 0); err != nil {
-		return err
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err != nil {
+		_ = os.Remove(tmp)
+		return "", err
 	}
-	ok = true
+	return tmp, nil
+}
+
+// publishTemp renames a prepared temporary file to final without replacing (an existing
+// final wraps fs.ErrExist; tmp is removed then) and fsyncs the directory.
+func publishTemp(tmp, final string) error {
 	if err := renameNoReplace(tmp, final); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
-	return nil
+	return syncDir(filepath.Dir(final))
 }
 
 // syncDir fsyncs a directory so that creates and unlinks in it are durable.

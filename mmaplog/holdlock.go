@@ -1,6 +1,7 @@
 package mmaplog
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,24 +31,75 @@ func (l *Log) lockWaiters() *uint32 {
 	return (*uint32)(unsafe.Pointer(&l.meta[metaLockWaitersOff]))
 }
 
-// onLockWait counts this handle in lockWaiters while it blocks on the lock.
+// Waiter slots: a waiter also writes its pid into a free slot, so that a holder can tell
+// a count left behind by a waiter that was killed while it waited (healWaiters).
+const (
+	metaWaiterSlotsOff = 384
+	waiterSlots        = 16
+	healEvery          = 10 * time.Millisecond
+)
+
+func (l *Log) waiterSlot(i int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&l.meta[metaWaiterSlotsOff+4*i]))
+}
+
+// onLockWait counts this handle in lockWaiters (and a pid slot, when one is free) while it
+// blocks on the lock. The flock mutex is held meanwhile, so l.waitSlot is ours.
 func (l *Log) onLockWait(waiting bool) {
 	if l.meta == nil {
 		return
 	}
 	if waiting {
 		atomic.AddUint32(l.lockWaiters(), 1)
-	} else {
-		atomic.AddUint32(l.lockWaiters(), ^uint32(0))
+		l.waitSlot = -1
+		pid := uint32(os.Getpid())
+		for i := 0; i < waiterSlots; i++ {
+			if atomic.CompareAndSwapUint32(l.waiterSlot(i), 0, pid) {
+				l.waitSlot = i
+				break
+			}
+		}
+		return
+	}
+	if l.waitSlot >= 0 {
+		atomic.StoreUint32(l.waiterSlot(l.waitSlot), 0)
+	}
+	atomic.AddUint32(l.lockWaiters(), ^uint32(0))
+}
+
+// healWaiters, run by the lock holder when lockWaiters is non-zero (at most every
+// healEvery), clears the slots of waiters whose process is gone and takes them off the
+// count. A waiter killed while it waited would otherwise keep every holder releasing the
+// lock after each call. Waiters that found no free slot cannot be checked.
+func (l *Log) healWaiters() {
+	now := time.Now().UnixNano()
+	if last := l.lastHeal.Load(); now-last < int64(healEvery) || !l.lastHeal.CompareAndSwap(last, now) {
+		return
+	}
+	for i := 0; i < waiterSlots; i++ {
+		pid := atomic.LoadUint32(l.waiterSlot(i))
+		if pid == 0 || processAlive(int(pid)) {
+			continue
+		}
+		if atomic.CompareAndSwapUint32(l.waiterSlot(i), pid, 0) {
+			atomic.AddUint32(l.lockWaiters(), ^uint32(0))
+		}
 	}
 }
 
 // unlock ends a write call: it keeps the OS lock under HoldLock when nobody waits for it,
 // and releases it otherwise.
 func (l *Log) unlock() {
-	if l.hold.kick == nil || l.closed.Load() || atomic.LoadUint32(l.lockWaiters()) != 0 {
+	if l.hold.kick == nil || l.closed.Load() {
 		_ = l.lock.Unlock()
 		return
+	}
+	if atomic.LoadUint32(l.lockWaiters()) != 0 {
+		l.healWaiters()
+		if atomic.LoadUint32(l.lockWaiters()) != 0 {
+			_ = l.lock.Unlock()
+			return
+		}
 	}
 	l.hold.writes.Add(1)
 	_ = l.lock.UnlockRetain()

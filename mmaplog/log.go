@@ -66,6 +66,9 @@ type Log struct {
 	wseg *segment // active segment pinned by the last write; only under the writer lock
 	hold holder   // Options.HoldLock state
 
+	waitSlot int          // waiter slot claimed while blocked on the lock (holdlock.go)
+	lastHeal atomic.Int64 // UnixNano of the last healWaiters pass
+
 	wcache   state // the state this handle committed last; only under the writer lock
 	wcacheOK bool
 
@@ -242,7 +245,7 @@ func (l *Log) loadState() state {
 // view is the part of the committed state that readers need.
 type view struct {
 	gen, next, oldest, newest, live uint64
-	activeSeq, indexGen             uint64
+	firstSeq, activeSeq, indexGen   uint64
 	delStart, delEnd                uint64
 }
 
@@ -258,6 +261,7 @@ func (l *Log) loadView() view {
 			oldest:    atomic.LoadUint64(&p[2]),
 			newest:    atomic.LoadUint64(&p[3]),
 			live:      atomic.LoadUint64(&p[4]),
+			firstSeq:  atomic.LoadUint64(&p[6]),
 			activeSeq: atomic.LoadUint64(&p[7]),
 			indexGen:  atomic.LoadUint64(&p[9]),
 			delStart:  atomic.LoadUint64(&p[14]),
@@ -291,12 +295,22 @@ func (l *Log) checkedState() (state, error) {
 		}
 		return st, nil
 	}
-	prev := *l.states[(g+1)&1]
-	if g > 0 && prev[0] == g-1 && stateCRCValid(&prev) && !l.opts.readOnly {
-		st := stateFromWords(&prev)
-		if st.validate(l.opts.segmentSize) == "" {
-			atomic.StoreUint64(l.commit, g-1)
-			return st, nil
+	// A power loss can tear the meta page: the commit word's sector may be newer than the
+	// state copies. Fall back to the valid copy with the highest generation.
+	if !l.opts.readOnly {
+		var best *state
+		for i := range l.states {
+			w := *l.states[i]
+			if !stateCRCValid(&w) {
+				continue
+			}
+			if st := stateFromWords(&w); st.validate(l.opts.segmentSize) == "" && (best == nil || st.gen > best.gen) {
+				best = &st
+			}
+		}
+		if best != nil {
+			atomic.StoreUint64(l.commit, best.gen)
+			return *best, nil
 		}
 	}
 	return state{}, corruptf(path, int64(metaStateOff0+1024*(g&1)), "state %d: bad checksum or generation", g)

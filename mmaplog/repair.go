@@ -26,10 +26,7 @@ func (l *Log) repair() error {
 	boot := currentBootID()
 	rebooted := boot == nil || string(l.meta[metaBootIDOff:metaBootIDOff+16]) != string(boot)
 	if bad, ok := w.firstBadTailRecord(rebooted); ok {
-		if _, err := w.deleteSuffix(bad); err != nil { // bad is live: in [oldest, newest]
-			w.abort()
-			return err
-		}
+		w.recoveryCut(bad)
 		w.commit()
 	}
 	if rebooted && boot != nil {
@@ -74,26 +71,75 @@ func (w *wtx) firstBadTailRecord(rebooted bool) (EventID, bool) {
 			bytes += recordSize(int(n))
 		}
 	}
+	// After a reboot the index pages of the tail may be older than the meta page: a slot
+	// may still point to a record of the same id that a suffix delete removed (valid CRC,
+	// wrong bytes) or carry a stale tombstone. Such slots are caught because the records
+	// of [syncedNext, next) were appended in id order, after the record of syncedNext-1:
+	// their positions must increase strictly. A tombstone in the tail is cut as well.
+	var prevSeq, prevOff uint64
+	havePrev := false
+	if rebooted && start > st.oldest {
+		if slot := w.idx.Load(start - 1); !slot.IsZero() {
+			prevSeq, prevOff, havePrev = w.slotSeq(slot), slot.Offset(), true
+		}
+	}
 	for id := start; id < st.next; id++ {
 		if !st.isLive(id) {
 			continue
 		}
 		slot := w.idx.Load(id)
 		if slot.Tombstoned() {
+			if rebooted {
+				return id, true
+			}
 			continue
 		}
 		if slot.IsZero() {
 			return id, true
 		}
-		seg, err := w.segment(w.slotSeq(slot))
+		seq := w.slotSeq(slot)
+		if seq > st.activeSeq || (rebooted && havePrev && (seq < prevSeq || (seq == prevSeq && slot.Offset() <= prevOff))) {
+			return id, true
+		}
+		seg, err := w.segment(seq)
 		if err != nil {
 			return id, true
 		}
 		if _, msg := decodeRecord(seg.data, slot.Offset(), id, w.l.opts.maxEventSize); msg != "" {
 			return id, true
 		}
+		prevSeq, prevOff, havePrev = seq, slot.Offset(), true
 	}
 	return 0, false
+}
+
+// recoveryCut ends the log before bad, an id at or after the recovery point whose record
+// failed validation. Unlike a suffix delete it trusts no index slot at or after bad (they
+// may be stale after a power loss): it recounts tombstones below bad when there are any,
+// unlinks nothing, and leaves the write offset where it is.
+func (w *wtx) recoveryCut(bad EventID) {
+	st := &w.st
+	if bad <= st.oldest {
+		st.next, st.oldest, st.newest, st.live, st.dead = bad, bad, 0, 0, 0
+		st.firstSeq = st.activeSeq
+	} else {
+		newest, dead := bad-1, uint64(0)
+		if st.dead > 0 {
+			newest = st.oldest
+			for id := st.oldest; id < bad; id++ {
+				if w.idx.Load(id).Tombstoned() {
+					dead++
+				} else {
+					newest = id
+				}
+			}
+		}
+		st.next, st.newest, st.dead = bad, newest, dead
+		st.live = bad - st.oldest - dead
+	}
+	st.syncedNext = min(st.syncedNext, bad)
+	st.dirtyLow = min(st.dirtyLow, st.syncedNext)
+	st.truncs++
 }
 
 // collectOrphans schedules for deletion the files the committed state does not reference:

@@ -77,6 +77,10 @@ func (l *Log) lookupSegment(seq uint64) (*segment, error) {
 		if err == nil {
 			l.segs[seq] = s
 		}
+		// While mapping a new segment, release the mappings of segments that a prefix
+		// delete (of any handle, in any process) has passed, unless something pins them.
+		// A reader that follows the log thus holds only the live part of it mapped.
+		l.dropBelowLocked(l.loadView().firstSeq)
 	}
 	l.segMu.Unlock()
 	l.segMu.RLock()
@@ -110,6 +114,17 @@ func (l *Log) releaseSegment(seq uint64) {
 		s.refs.Add(-1)
 	}
 	l.segMu.RUnlock()
+}
+
+// dropBelowLocked unmaps the unpinned mappings of segments below firstSeq. The caller
+// holds segMu for writing.
+func (l *Log) dropBelowLocked(firstSeq uint64) {
+	for seq, s := range l.segs {
+		if seq < firstSeq && s.refs.Load() == 0 {
+			s.unmap()
+			delete(l.segs, seq)
+		}
+	}
 }
 
 // dropSegments unmaps the handle's mappings of segments that no longer hold live events
@@ -153,9 +168,10 @@ func (l *Log) ensureSegmentFile(seq uint64) (bool, error) {
 }
 
 // prepareAhead creates, maps and prefaults segment seq in the background, off the append
-// path, unless this handle already did or is doing it. It runs without the writer lock,
-// so the log may have moved past seq meanwhile: a file it created for a seq below the
-// active segment (one a delete has already unlinked) is removed again.
+// path, unless this handle already did or is doing it. The slow part (preallocation,
+// fsync) runs without the writer lock; the file is renamed into place under the lock and
+// only if seq is not below the active segment, so preparation never resurrects a segment
+// that a delete unlinked, and never touches one that appends already use.
 func (l *Log) prepareAhead(seq uint64) {
 	if l.opts.noPrefault || l.preparedSeq.Load() > seq || !l.prepBusy.CompareAndSwap(false, true) {
 		return
@@ -164,23 +180,7 @@ func (l *Log) prepareAhead(seq uint64) {
 	go func() {
 		defer l.prepWG.Done()
 		defer l.prepBusy.Store(false)
-		if l.closed.Load() {
-			return
-		}
-		created, err := l.ensureSegmentFile(seq)
-		if err != nil {
-			return
-		}
-		if l.rlock() != nil {
-			return
-		}
-		active := l.loadView().activeSeq
-		l.segMu.RUnlock()
-		if seq < active {
-			if created {
-				_ = removeIfExists(l.segmentPath(seq))
-			}
-			l.preparedSeq.Store(active)
+		if l.closed.Load() || l.publishPrepared(seq) != nil {
 			return
 		}
 		s, err := l.acquireSegment(seq)
@@ -191,6 +191,46 @@ func (l *Log) prepareAhead(seq uint64) {
 		l.releaseSegment(seq)
 		l.preparedSeq.Store(seq + 1)
 	}()
+}
+
+// publishPrepared makes sure segment file seq exists if seq is the active segment or
+// later. It returns an error (and creates nothing) when the log has moved past seq.
+func (l *Log) publishPrepared(seq uint64) error {
+	path := l.segmentPath(seq)
+	tmp := ""
+	if _, err := os.Stat(path); err != nil {
+		tmp, err = prepareTemp(path, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}), l.opts.fileMode)
+		if err != nil {
+			return err
+		}
+	}
+	w, err := l.begin()
+	if err != nil {
+		if tmp != "" {
+			_ = os.Remove(tmp)
+		}
+		return err
+	}
+	active := w.st.activeSeq
+	if seq < active || tmp == "" {
+		w.abort()
+		if tmp != "" {
+			_ = os.Remove(tmp)
+			l.preparedSeq.Store(active)
+			return errSegmentGone
+		}
+		return nil
+	}
+	err = renameNoReplace(tmp, path) // under the lock: the log cannot move past seq meanwhile
+	w.abort()
+	if err != nil {
+		_ = os.Remove(tmp)
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return syncDir(l.dir)
 }
 
 // segmentPath returns the path of segment seq.

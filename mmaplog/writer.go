@@ -91,8 +91,14 @@ func (w *wtx) end() {
 	for _, seq := range w.unlink {
 		_ = removeIfExists(w.l.segmentPath(seq))
 	}
-	for _, gen := range w.retire {
-		_ = removeIfExists(join(w.l.dir, ringindex.FileName(gen)))
+	if len(w.retire) > 0 {
+		// The old index file may go only once the state that stops naming it is on disk
+		// (the meta page may otherwise reach the disk after the unlink).
+		if msync(w.l.meta[:metaSize]) == nil {
+			for _, gen := range w.retire {
+				_ = removeIfExists(join(w.l.dir, ringindex.FileName(gen)))
+			}
+		}
 	}
 	// Still under the writer lock: w's buffers belong to the next write call after it.
 	if len(w.unlink) > 0 {
