@@ -25,7 +25,14 @@ func (l *Log) DeleteRange(start, end EventID) (int, error) {
 	var removed uint64
 	switch {
 	case e == st.newest:
-		removed, err = w.deleteSuffix(s)
+		oldNext := st.next
+		if removed, err = w.deleteSuffix(s); err != nil {
+			break
+		}
+		w.commit()
+		w.clearSlots(s, oldNext)
+		w.end()
+		return int(removed), nil
 	case s == st.oldest:
 		removed, err = w.deletePrefix(e)
 	default:
@@ -53,6 +60,30 @@ func (l *Log) DeleteRange(start, end EventID) (int, error) {
 	w.commit()
 	w.end()
 	return int(removed), nil
+}
+
+// clearSlots runs after a committed suffix delete from s: it zeroes the slots of
+// [s, oldNext), which still point to the removed records. Old records keep a valid id and
+// CRC, so a stale slot surviving a power loss would give the old bytes of an id that was
+// appended again. Hence the order: the state that removes the ids reaches the disk first
+// (msync of the meta page), then the zeroed slots (msync of their pages), and only then can
+// the ids be appended again. Suffix deletes are rare (raft truncations); this costs two
+// msyncs.
+func (w *wtx) clearSlots(s, oldNext EventID) {
+	if oldNext <= s {
+		return
+	}
+	_ = msync(w.l.meta[:metaSize])
+	if oldNext-s > w.idx.Capacity() {
+		oldNext = s + w.idx.Capacity()
+	}
+	for id := s; id < oldNext; id++ {
+		w.store(id, 0)
+	}
+	_ = w.idx.SyncRange(s, oldNext)
+	if w.mig != nil {
+		_ = w.mig.SyncRange(s, oldNext)
+	}
 }
 
 // corruptIndex reports index slots that contradict the committed state.

@@ -256,6 +256,10 @@ func tpChildProbe() int {
 	if err != nil {
 		return childFail("%v", err)
 	}
+	// Tell the parent the probe knows where the rounds start.
+	if err := os.WriteFile(os.Getenv(tpEnvRecv)+".ready", nil, 0o644); err != nil {
+		return childFail("%v", err)
+	}
 	var got []byte
 	for range envInt(envCount) {
 		if err := l.Wait(context.Background(), next); err != nil {
@@ -305,7 +309,15 @@ func TestHoldLockTwoProcesses(t *testing.T) {
 		}
 	}
 	pr := startChildren(t, "tp-probe", 1, envDir+"="+dir, envCount+"="+strconv.Itoa(rounds), tpEnvRecv+"="+probeFile)
-	time.Sleep(300 * time.Millisecond) // let the probe open the log and wait
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(probeFile + ".ready"); err == nil {
+			break
+		}
+		if anyFailed(pr) || time.Now().After(deadline) {
+			waitChildren(t, pr)
+			t.Fatal("the probe did not get ready")
+		}
+	}
 	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
