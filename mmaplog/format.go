@@ -28,6 +28,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	200     4     tailWaiters  sleepers on tailSeq
 //	256     4     lockWaiters  writers blocked on the lock (holdlock.go)
 //	320     16    bootID       boot id of the machine that last opened the log
+//	384     64    waiterSlots  16 pids of writers blocked on the lock (holdlock.go)
 //	1024    160   state[0]     copy for even generations
 //	2048    160   state[1]     copy for odd generations
 const (
