@@ -187,7 +187,7 @@ func (l *Log) prepareAhead(seq uint64) {
 		if err != nil {
 			return
 		}
-		prefault(s.data[segHeaderSize:])
+		prefault(s.data) // the whole mapping: madvise needs a page-aligned start
 		l.releaseSegment(seq)
 		l.preparedSeq.Store(seq + 1)
 	}()
