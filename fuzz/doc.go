@@ -33,9 +33,11 @@
 //	make fuzz                     # every target for FUZZTIME (60s) each
 //	go test ./fuzz -run '^$' -fuzz '^FuzzOps$' -fuzztime 10m
 //
-// A plain go test ./fuzz replays the seed corpora under testdata/fuzz/<Target>/ (the
-// files named seed-* are generated from the seed programs in seeds_test.go: go test
-// ./fuzz -run TestSeedCorpus -update-seeds) and every crasher kept there.
+// A plain go test ./fuzz replays the seed corpora under testdata/fuzz/<Target>/ and every
+// crasher kept there. The files named seed-* are generated from the seed programs in
+// seeds_test.go (go test ./fuzz -run TestSeedCorpus -update-seeds); those named bug-* are
+// minimal reproductions of library bugs the targets found, and fail until the bug is
+// fixed; files named by a hash are inputs the fuzzer wrote when it failed.
 //
 // # Caveats
 //
@@ -47,9 +49,21 @@
 // zero, so every input is a valid program. Seed files are tied to the program encoding of
 // ops_test.go and corrupt_test.go: change the encoding, regenerate the seeds.
 //
+// An input that runs longer than 10 seconds is reported as a hang: a watchdog panics with
+// every goroutine's stack, and the fuzzer keeps the input.
+//
+// To keep fuzzing while a reported bug is open, set RINGLOG_FUZZ_TOLERATE to
+// comma-separated substrings of its failure message: matching inputs are skipped (the
+// substrings "pending delete" and "gen parity" skip FuzzCorruptFiles inputs whose state,
+// before Open, holds a pending delete outside the live range, or a valid copy whose
+// generation names the other copy).
+//
 // FuzzCorruptFiles checks what the format can promise: index slots carry no checksum, so
 // a damaged slot may hide a live event (ErrNotFound) or bring back a deleted one with its
-// original bytes; both are accepted, wrong bytes never are.
+// original bytes; both are accepted, wrong bytes never are. A state rewritten with a valid
+// CRC may lie about its counts, so after such damage the live range is not required to
+// stay consistent; every other damage must leave a log whose OldestEventID, NewestEventID,
+// NextEventID and Stats.EventCount agree, before and after writes.
 //
 // # Concurrency
 //

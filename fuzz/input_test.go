@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // hangTimeout bounds one input. The fuzzer does not report an input that never returns;
 // the watchdog turns it into a crash, with every goroutine's stack, that the fuzzer keeps.
-const hangTimeout = 30 * time.Second
+const hangTimeout = 10 * time.Second
 
 // watchdog starts the hang timer of one input; call the returned func when it is done.
 func watchdog(t *testing.T) func() {
@@ -142,7 +143,11 @@ func syncSeeds(t interface {
 	dir := filepath.Join("testdata", "fuzz", target)
 	for _, s := range seeds {
 		want := corpusFile(s.vals...)
-		path := filepath.Join(dir, "seed-"+s.name)
+		name := s.name
+		if !strings.HasPrefix(name, "bug-") { // bug-*: the reproduction of a library bug
+			name = "seed-" + name
+		}
+		path := filepath.Join(dir, name)
 		if *updateSeeds {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatalf("%v", err)

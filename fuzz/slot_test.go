@@ -75,8 +75,9 @@ func checkMakeSlot(t *testing.T, seq, off, ref uint64) {
 
 func checkHeader(t *testing.T, b []byte, capSel, gen, id uint64) {
 	h, err := ringindex.DecodeHeader(b)
-	if a := testing.AllocsPerRun(1, func() { _, _ = ringindex.DecodeHeader(b) }); a > 1 {
-		t.Fatalf("DecodeHeader of %d bytes allocated %v times", len(b), a)
+	// AllocsPerRun is slow (it changes GOMAXPROCS): measure one input in 16.
+	if capSel%16 == 0 && testing.AllocsPerRun(1, func() { _, _ = ringindex.DecodeHeader(b) }) > 1 {
+		t.Fatalf("DecodeHeader of %d bytes allocated more than its error", len(b))
 	}
 	if err != nil {
 		var fe *ringindex.FormatError

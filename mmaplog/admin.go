@@ -15,7 +15,7 @@ func (l *Log) Rotate() (string, error) {
 		return "", err
 	}
 	sealed := w.st.activeSeq
-	if _, err := l.ensureSegmentFile(sealed + 1); err != nil {
+	if err := l.ensureSegmentFile(sealed + 1); err != nil {
 		w.abort()
 		return "", err
 	}

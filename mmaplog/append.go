@@ -136,7 +136,7 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 		size := recordSize(len(e))
 		if off+size > segSize {
 			seq, off = seq+1, segHeaderSize
-			if _, err := w.l.ensureSegmentFile(seq); err != nil {
+			if err := w.l.ensureSegmentFile(seq); err != nil {
 				return err
 			}
 			if seg, err = w.segment(seq); err != nil {

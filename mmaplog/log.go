@@ -304,7 +304,9 @@ func (l *Log) checkedState() (state, error) {
 			if !stateCRCValid(&w) {
 				continue
 			}
-			if st := stateFromWords(&w); st.validate(l.opts.segmentSize) == "" && (best == nil || st.gen > best.gen) {
+			// A copy must sit in the slot its generation selects, or the commit word set to
+			// it would select the other copy and readers would never see a match.
+			if st := stateFromWords(&w); st.gen&1 == uint64(i) && st.validate(l.opts.segmentSize) == "" && (best == nil || st.gen > best.gen) {
 				best = &st
 			}
 		}

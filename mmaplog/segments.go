@@ -150,21 +150,18 @@ func (l *Log) dropSegments(firstSeq uint64, dead []uint64) {
 	}
 }
 
-// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one)
-// and reports whether it created it.
-func (l *Log) ensureSegmentFile(seq uint64) (bool, error) {
+// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one).
+// The caller holds the writer lock.
+func (l *Log) ensureSegmentFile(seq uint64) error {
 	path := join(l.dir, segmentFileName(seq))
 	if _, err := os.Stat(path); err == nil {
-		return false, nil
+		return nil
 	}
 	err := createFile(path, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}), l.opts.fileMode)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("mmaplog: create segment %d: %w", seq, err)
 	}
-	if err != nil {
-		return false, fmt.Errorf("mmaplog: create segment %d: %w", seq, err)
-	}
-	return true, nil
+	return nil
 }
 
 // prepareAhead creates, maps and prefaults segment seq in the background, off the append
