@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -34,6 +35,9 @@ func (p SyncPolicy) String() string {
 	}
 	return fmt.Sprintf("SyncPolicy(%d)", int(p))
 }
+
+// groupCommitYields is how often a flush leader yields before it snapshots the state.
+const groupCommitYields = 4
 
 // DefaultSyncEvery is Options.SyncEvery when zero under SyncInterval.
 const DefaultSyncEvery = 100 * time.Millisecond
@@ -84,9 +88,14 @@ func (l *Log) syncThrough(gen uint64) error {
 		}
 		s.cond.Wait()
 	}
-	// Lead a flush; it covers every commit up to the moment it snapshots the state.
+	// Lead a flush; it covers every commit up to the moment it snapshots the state. Let
+	// the appenders just woken by the previous flush commit first, so this one covers
+	// them too (group commit).
 	s.running = true
 	s.mu.Unlock()
+	for range groupCommitYields {
+		runtime.Gosched()
+	}
 	covered, err := l.flush()
 	s.mu.Lock()
 	s.running = false
