@@ -14,7 +14,7 @@ import (
 // in any process sees it: at the end of its next write call, or within holdPoll when idle.
 const (
 	metaLockWaitersOff = 256
-	holdPoll           = 250 * time.Microsecond
+	holdPoll           = 100 * time.Microsecond
 )
 
 // holder runs the idle release of a retained lock. kick is nil until Open has finished
@@ -132,8 +132,6 @@ func (l *Log) stopHolder() {
 func (l *Log) releaser() {
 	h := &l.hold
 	defer h.wg.Done()
-	t := time.NewTimer(time.Hour)
-	defer t.Stop()
 	for {
 		select {
 		case <-h.done:
@@ -143,11 +141,13 @@ func (l *Log) releaser() {
 		h.active.Store(true)
 		for {
 			last := h.writes.Load()
-			t.Reset(holdPoll)
+			// Not a Go timer: those fire with about a millisecond of slack when the
+			// process is otherwise idle, which is what this poll is for.
+			preciseSleep(holdPoll)
 			select {
 			case <-h.done:
 				return
-			case <-t.C:
+			default:
 			}
 			if atomic.LoadUint32(l.lockWaiters()) != 0 || h.writes.Load() == last {
 				_, _ = l.lock.Release()

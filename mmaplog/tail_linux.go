@@ -4,6 +4,7 @@ package mmaplog
 
 import (
 	"math"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,4 +26,12 @@ func sleepOn(word *uint32, seen uint32, _ int) {
 // wakeAll wakes every waiter on word.
 func wakeAll(word *uint32) {
 	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, uintptr(math.MaxInt32), 0, 0, 0)
+}
+
+// preciseSleep sleeps for d with nanosleep(2), which keeps its precision where the Go
+// timer of an idle process may oversleep by a millisecond. It blocks the thread.
+func preciseSleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
+	}
 }

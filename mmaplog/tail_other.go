@@ -21,3 +21,6 @@ func sleepOn(word *uint32, seen uint32, attempt int) {
 
 // wakeAll does nothing: pollers notice the change themselves.
 func wakeAll(word *uint32) {}
+
+// preciseSleep sleeps for d.
+func preciseSleep(d time.Duration) { time.Sleep(d) }
