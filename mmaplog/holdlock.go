@@ -14,8 +14,13 @@ import (
 // in any process sees it: at the end of its next write call, or within holdPoll when idle.
 const (
 	metaLockWaitersOff = 256
-	holdPoll           = 100 * time.Microsecond
+	defaultHoldPoll    = 100 * time.Microsecond
 )
+
+// holdPoll is the releaser's poll period (a variable so that tests can lengthen it).
+var holdPoll atomic.Int64
+
+func init() { holdPoll.Store(int64(defaultHoldPoll)) }
 
 // holder runs the idle release of a retained lock. kick is nil until Open has finished
 // (and always without HoldLock): until then every write call releases the lock.
@@ -143,7 +148,7 @@ func (l *Log) releaser() {
 			last := h.writes.Load()
 			// Not a Go timer: those fire with about a millisecond of slack when the
 			// process is otherwise idle, which is what this poll is for.
-			preciseSleep(holdPoll)
+			preciseSleep(time.Duration(holdPoll.Load()))
 			select {
 			case <-h.done:
 				return

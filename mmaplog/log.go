@@ -130,22 +130,34 @@ func Open(dir string, opts *Options) (*Log, error) {
 }
 
 func (l *Log) open() error {
+	metaPath := join(l.dir, metaFileName)
+	// An existing log's meta file is mapped before the lock is taken, so that this handle
+	// counts itself among the lock's waiters (a HoldLock holder in another process then
+	// hands the lock over instead of keeping it while it stays busy).
+	mapped := false
+	if _, err := os.Stat(metaPath); err == nil {
+		if err := l.mapMeta(); err != nil {
+			return err
+		}
+		mapped = true
+	}
 	if l.lock != nil {
-		if err := l.lock.Lock(); err != nil {
+		if err := l.lock.LockNotify(l.onLockWait); err != nil {
 			return fmt.Errorf("mmaplog: lock %s: %w", l.dir, err)
 		}
 		defer l.lock.Unlock()
 	}
-	metaPath := join(l.dir, metaFileName)
-	if _, err := os.Stat(metaPath); errors.Is(err, fs.ErrNotExist) && !l.opts.readOnly {
-		if err := l.create(); err != nil {
+	if !mapped {
+		if _, err := os.Stat(metaPath); errors.Is(err, fs.ErrNotExist) && !l.opts.readOnly {
+			if err := l.create(); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return fmt.Errorf("mmaplog: %w", err)
+		}
+		if err := l.mapMeta(); err != nil {
 			return err
 		}
-	} else if err != nil {
-		return fmt.Errorf("mmaplog: %w", err)
-	}
-	if err := l.mapMeta(); err != nil {
-		return err
 	}
 	st, err := l.checkedState()
 	if err != nil {
