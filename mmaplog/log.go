@@ -389,7 +389,7 @@ func (l *Log) Close() error {
 	}
 	// Wait for an append in progress; appends that start later see closed.
 	if l.lock != nil {
-		if err := l.lock.Lock(); err == nil {
+		if err := l.lock.LockNotify(l.onLockWait); err == nil {
 			_ = l.lock.Unlock()
 		}
 	}
