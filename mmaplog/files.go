@@ -1,12 +1,12 @@
 package mmaplog
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -26,9 +26,7 @@ func linkRename(from, to string) error {
 
 // tempName returns a fresh temporary name for final in the same directory.
 func tempName(final string) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return final + tmpInfix + hex.EncodeToString(b[:])
+	return final + tmpInfix + strconv.FormatUint(rand.Uint64(), 16)
 }
 
 func isTempName(name string) bool { return strings.Contains(name, tmpInfix) }

@@ -1,12 +1,12 @@
 package mmaplog
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -175,10 +175,12 @@ func (l *Log) open() error {
 
 // create makes a new log: segment 0, index generation 1, then the meta file last.
 func (l *Log) create() error {
+	// The log id only has to differ between logs (it tells a foreign file from ours), so
+	// the runtime-seeded math/rand/v2 generator serves: crypto/rand would add a
+	// dependency the library does not need.
 	var id [16]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return err
-	}
+	binary.LittleEndian.PutUint64(id[0:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(id[8:16], rand.Uint64())
 	segPath := join(l.dir, segmentFileName(0))
 	_ = removeIfExists(segPath) // leftovers of a creator that died before publishing meta
 	if err := createFile(segPath, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: 0, segmentSize: l.opts.segmentSize, logID: id}), l.opts.fileMode); err != nil {

@@ -1,14 +1,14 @@
 package ringindex
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -55,11 +55,8 @@ func Create(path string, capacity uint64, logID [16]byte, gen uint64, perm os.Fi
 		return nil, fmt.Errorf("ringindex: %s: %w", path, fs.ErrExist)
 	}
 
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, fmt.Errorf("ringindex: %s: %w", path, err)
-	}
-	tmp := path + ".tmp-" + hex.EncodeToString(rnd[:])
+	tmp := path + ".tmp-" + strconv.FormatUint(rand.Uint64(), 16) // unique, not secret
+
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return nil, fmt.Errorf("ringindex: %w", err)
