@@ -444,8 +444,8 @@ func (c *corrupter) damage() {
 		}
 		b := c.files[name]
 		n := 16
-		if off+4 <= len(b) {
-			n += int(binary.LittleEndian.Uint32(b[off:]))
+		if off+8 <= len(b) {
+			n += int(binary.LittleEndian.Uint32(b[off+4:]))
 		}
 		p := off + at%n
 		if p >= len(b) {

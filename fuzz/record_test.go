@@ -36,8 +36,8 @@ func decodeArbitrary(t *testing.T, seg []byte, off, want, minOff, maxLen uint64)
 	if ok != inside {
 		t.Fatalf("Length(len %d, off %d) ok=%v, want %v", len(seg), off, ok, inside)
 	}
-	if ok && n != uint64(binary.LittleEndian.Uint32(seg[off:])) {
-		t.Fatalf("Length = %d, header says %d", n, binary.LittleEndian.Uint32(seg[off:]))
+	if ok && n != uint64(binary.LittleEndian.Uint32(seg[off+4:])) {
+		t.Fatalf("Length = %d, header says %d", n, binary.LittleEndian.Uint32(seg[off+4:]))
 	}
 	p, msg := record.Decode(seg, off, want, minOff, maxLen)
 	if msg != "" {
@@ -63,7 +63,7 @@ func decodeArbitrary(t *testing.T, seg []byte, off, want, minOff, maxLen uint64)
 		t.Fatalf("Decode returned %d bytes, header length %d, limit %d", len(p), n, maxLen)
 	case binary.LittleEndian.Uint64(seg[off+8:]) != want:
 		t.Fatalf("Decode accepted id %d for %d", binary.LittleEndian.Uint64(seg[off+8:]), want)
-	case record.CRC(seg[off:off+record.HeaderSize], p) != binary.LittleEndian.Uint32(seg[off+4:]):
+	case record.CRC(seg[off:off+record.HeaderSize+n]) != binary.LittleEndian.Uint32(seg[off:]):
 		t.Fatalf("Decode accepted a bad CRC")
 	case n > 0 && unsafe.SliceData(p) != &seg[off+record.HeaderSize]:
 		t.Fatalf("Decode's payload does not alias the segment after the header")

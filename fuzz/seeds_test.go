@@ -383,7 +383,7 @@ func corruptSeeds(tpls []*template) []seed {
 	d = nd(0, 0, 0)
 	add("record-payload-flip", d.op(dmRecord, d.id(160), 40, 0, 0x10))
 	d = nd(0, 0, 0)
-	add("record-length-flip", d.op(dmRecord, d.id(296), 1, 0, 0x10))
+	add("record-length-flip", d.op(dmRecord, d.id(296), 5, 0, 0x10))
 	d = nd(w, 0, 255)
 	add("segment-truncated", d.op(dmTruncate, append([]byte{d.file("seg:mid"), 2}, le32(0)...)...))
 	d = nd(w, 0, 255)
@@ -426,7 +426,7 @@ func recordSeeds() []seed {
 	}
 	hello := []byte("hello, ringlog")
 	huge := rec(64, 7, []byte("x"))
-	binary.LittleEndian.PutUint32(huge[64:], 0xFFFFFFFF)
+	binary.LittleEndian.PutUint32(huge[64+4:], 0xFFFFFFFF) // the length field
 	return []seed{
 		{"valid", []any{rec(64, 42, hello), uint64(64), uint64(42), uint64(64), uint64(1 << 20), hello, uint32(3), uint32(0x0100)}},
 		{"empty-payload", []any{rec(0, 0, nil), uint64(0), uint64(0), uint64(0), uint64(0), []byte{}, uint32(9), uint32(0x8000)}},

@@ -250,9 +250,9 @@ func dmgFirstIDAt(tp *dmgTemplate, off int) uint64 {
 	p := 64
 	var last uint64
 	for p+16 <= len(b) {
-		n := int(binary.LittleEndian.Uint32(b[p:]))
+		n := int(binary.LittleEndian.Uint32(b[p+4:]))
 		id := binary.LittleEndian.Uint64(b[p+8:])
-		if id == 0 && n == 0 && binary.LittleEndian.Uint32(b[p+4:]) == 0 {
+		if id == 0 && n == 0 && binary.LittleEndian.Uint32(b[p:]) == 0 {
 			return last + 1
 		}
 		if p+16+n > off {

@@ -5,8 +5,9 @@
 // A record (8-byte aligned; never crosses a segment boundary):
 //
 //	offset  size  field
-//	0       4     length   payload bytes (0 is a valid, empty event)
-//	4       4     crc      CRC-32C seeded with CRCSeed over [8,16) ++ [0,4) ++ payload
+//	0       4     crc      CRC-32C seeded with CRCSeed over [4, 16+length): the rest of
+//	                       the header and the payload, one contiguous run
+//	4       4     length   payload bytes (0 is a valid, empty event)
 //	8       8     id
 //	16      len   payload
 //	16+len  pad   zero to the next multiple of 8
@@ -37,21 +38,21 @@ func Size(n int) uint64 {
 	return uint64(HeaderSize + (n+Align-1)&^(Align-1))
 }
 
-// CRC returns the checksum of a record with header hdr (at least HeaderSize bytes; the
-// crc field is not read) and payload.
-func CRC(hdr []byte, payload []byte) uint32 {
-	c := crc32.Update(CRCSeed, castagnoli, hdr[8:16])
-	c = crc32.Update(c, castagnoli, hdr[0:4])
-	return crc32.Update(c, castagnoli, payload)
+// CRC returns the checksum of the record rec: its header and payload, HeaderSize+length
+// bytes (the crc field itself, rec[0:4], is not read). One contiguous run keeps it to a
+// single pass of the CRC instruction.
+func CRC(rec []byte) uint32 {
+	return crc32.Update(CRCSeed, castagnoli, rec[4:])
 }
 
 // Put writes a record for id and payload at dst[0:], payload first and header last. dst
 // must hold Size(len(payload)) bytes; padding bytes are left as they are (never read).
 func Put(dst []byte, id uint64, payload []byte) {
-	copy(dst[HeaderSize:], payload)
-	binary.LittleEndian.PutUint32(dst[0:4], uint32(len(payload)))
+	end := HeaderSize + len(payload)
+	copy(dst[HeaderSize:end], payload)
+	binary.LittleEndian.PutUint32(dst[4:8], uint32(len(payload)))
 	binary.LittleEndian.PutUint64(dst[8:16], id)
-	binary.LittleEndian.PutUint32(dst[4:8], CRC(dst[:HeaderSize], dst[HeaderSize:HeaderSize+len(payload)]))
+	binary.LittleEndian.PutUint32(dst[0:4], CRC(dst[:end]))
 }
 
 // Decode validates the record at seg[off:] and returns its payload, aliasing seg. It checks
@@ -63,18 +64,18 @@ func Decode(seg []byte, off uint64, want uint64, minOff, maxLen uint64) ([]byte,
 		return nil, "record offset out of bounds"
 	}
 	hdr := seg[off : off+HeaderSize]
-	n := uint64(binary.LittleEndian.Uint32(hdr[0:4]))
+	n := uint64(binary.LittleEndian.Uint32(hdr[4:8]))
 	if n > maxLen || n > uint64(len(seg))-off-HeaderSize {
 		return nil, "record length out of bounds"
 	}
 	if id := binary.LittleEndian.Uint64(hdr[8:16]); id != want {
 		return nil, fmt.Sprintf("record id %d, want %d", id, want)
 	}
-	payload := seg[off+HeaderSize : off+HeaderSize+n]
-	if binary.LittleEndian.Uint32(hdr[4:8]) != CRC(hdr, payload) {
+	rec := seg[off : off+HeaderSize+n]
+	if binary.LittleEndian.Uint32(rec[0:4]) != CRC(rec) {
 		return nil, "record checksum mismatch"
 	}
-	return payload, ""
+	return rec[HeaderSize:], ""
 }
 
 // Length returns the length field of the record header at seg[off:], or false if the
@@ -83,5 +84,5 @@ func Length(seg []byte, off uint64) (uint64, bool) {
 	if off > uint64(len(seg)) || uint64(len(seg))-off < HeaderSize {
 		return 0, false
 	}
-	return uint64(binary.LittleEndian.Uint32(seg[off:])), true
+	return uint64(binary.LittleEndian.Uint32(seg[off+4:])), true
 }
