@@ -76,9 +76,11 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		w.abort()
 		return 0, &IDError{Expected: w.st.next, Got: first, Empty: w.st.live == 0}
 	}
-	if err := w.appendGuarded(first, events); err != nil {
-		w.abort()
-		return 0, err
+	if !w.appendOneGuarded(first, events) {
+		if err := w.appendGuarded(first, events); err != nil {
+			w.abort()
+			return 0, err
+		}
 	}
 	w.commit()
 	gen := w.st.gen
@@ -101,6 +103,35 @@ func (w *wtx) appendGuarded(first EventID, events [][]byte) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverFault(&err)
 	return w.appendRecords(first, events)
+}
+
+// appendOneGuarded is the fast path of appendGuarded for the common case: one event that
+// fits in the active segment, pinned by the handle, on a log with live events, with no
+// index growth running or due. Only the record, its slot and the tail words of w.st
+// change. It reports false, having written nothing, when the general path must run; a
+// memory fault also reports false (the general path then meets it again and reports it).
+func (w *wtx) appendOneGuarded(first EventID, events [][]byte) (ok bool) {
+	st, seg := &w.st, w.l.wseg
+	if len(events) != 1 || st.live == 0 || st.migGen != 0 || seg == nil || seg.seq != st.activeSeq ||
+		first+1-st.oldest > st.indexCap/2 {
+		return false
+	}
+	e := events[0]
+	off, size := st.writeOff, recordSize(len(e))
+	if size > w.l.opts.segmentSize-off {
+		return false
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			_ = faultError(r) // re-panics anything but a memory fault
+			ok = false
+		}
+	}()
+	putRecord(seg.data[off:off+size], first, e)
+	w.idx.Store(first, ringindex.MakeSlot(st.activeSeq, off))
+	st.next, st.newest, st.live, st.writeOff = first+1, first, st.live+1, off+size
+	return true
 }
 
 // checkID applies the id rule.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"unsafe"
 
 	"github.com/ringlog/ringlog/internal/record"
 )
@@ -225,14 +226,22 @@ func stateFromWords(w *[stateWords]uint64) state {
 		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16], truncs: w[17], dirtyLow: w[18]}
 }
 
-// putState writes the 160 bytes of a state copy, CRC included, into dst.
+// putState writes the 160 bytes of a state copy, CRC included, into dst (8-byte aligned).
 func putState(dst []byte, s *state) {
 	_ = dst[stateSize-1]
-	w := s.words()
-	for i := 0; i < stateCRCOff/8; i++ {
-		binary.LittleEndian.PutUint64(dst[i*8:], w[i])
-	}
-	binary.LittleEndian.PutUint64(dst[stateCRCOff:], uint64(crc32.Checksum(dst[:stateCRCOff], castagnoli)))
+	s.put((*[stateWords]uint64)(unsafe.Pointer(&dst[0])))
+}
+
+// put writes s, CRC included, into the state copy p with plain stores: the copy written is
+// the one readers do not select (docs/FORMAT.md section 2), and the commit word's atomic
+// store publishes it. The machine is little-endian (Open checks), so the words are the
+// on-disk bytes.
+func (s *state) put(p *[stateWords]uint64) {
+	p[0], p[1], p[2], p[3], p[4], p[5] = s.gen, s.next, s.oldest, s.newest, s.live, s.dead
+	p[6], p[7], p[8], p[9], p[10] = s.firstSeq, s.activeSeq, s.writeOff, s.indexGen, s.indexCap
+	p[11], p[12], p[13], p[14], p[15] = s.migGen, s.migCap, s.migNext, s.delStart, s.delEnd
+	p[16], p[17], p[18] = s.syncedNext, s.truncs, s.dirtyLow
+	p[19] = uint64(crc32.Checksum(unsafe.Slice((*byte)(unsafe.Pointer(p)), stateCRCOff), castagnoli))
 }
 
 // stateCRCValid reports whether the raw words of a copy carry a valid CRC.

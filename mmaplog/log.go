@@ -69,8 +69,9 @@ type Log struct {
 	waitSlot int          // waiter slot claimed while blocked on the lock (holdlock.go)
 	lastHeal atomic.Int64 // UnixNano of the last healWaiters pass
 
-	wcache   state // the state this handle committed last; only under the writer lock
-	wcacheOK bool
+	// wbufOK reports that wbuf.st is the state this handle committed last (set by commit,
+	// cleared when a write call starts changing it); only under the writer lock.
+	wbufOK bool
 
 	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
 	sy     syncer       // group commit (sync.go)
@@ -335,15 +336,8 @@ func (l *Log) checkedState() (state, error) {
 // commitState publishes s as the next generation (the writer side of the commit
 // protocol). The caller holds the lock.
 func (l *Log) commitState(s *state) {
-	g := atomic.LoadUint64(l.commit)
-	s.gen = g + 1
-	off := metaStateOff0
-	if s.gen&1 == 1 {
-		off = metaStateOff1
-	}
-	// The copy written is the one readers do not select: plain stores suffice; the atomic
-	// store of the commit word publishes them.
-	putState(l.meta[off:off+stateSize], s)
+	s.gen = atomic.LoadUint64(l.commit) + 1
+	s.put(l.states[s.gen&1])
 	atomic.StoreUint64(l.commit, s.gen)
 }
 

@@ -42,18 +42,23 @@ func (l *Log) begin() (*wtx, error) {
 	}
 	// The writer mutex is held: the handle's transaction buffer is ours.
 	w := &l.wbuf
-	*w = wtx{l: l, pinned: w.pinned[:0], unlink: w.unlink[:0], retire: w.retire[:0]}
-	// The state this handle committed last is still current unless another writer
-	// committed since: only lock holders move the commit word.
-	if g := atomic.LoadUint64(l.commit); l.wcacheOK && l.wcache.gen == g {
-		w.st = l.wcache
-	} else {
-		w.st = l.loadState()
+	w.l, w.cur = l, nil
+	w.pinned, w.unlink, w.retire = w.pinned[:0], w.unlink[:0], w.retire[:0]
+	// The state this handle committed last (still in w.st) is current unless another
+	// writer committed since: only lock holders move the commit word. Its index mapping
+	// (w.idx) is then current too, unless a growth is running.
+	if g := atomic.LoadUint64(l.commit); !l.wbufOK || w.st.gen != g || w.st.migGen != 0 || w.idx == nil {
+		if !l.wbufOK || w.st.gen != g {
+			w.st = l.loadState()
+		}
+		if err := w.openIndexes(); err != nil {
+			l.wbufOK = false
+			w.idx, w.mig = nil, nil
+			w.abort()
+			return nil, err
+		}
 	}
-	if err := w.openIndexes(); err != nil {
-		w.abort()
-		return nil, err
-	}
+	l.wbufOK = false // w.st changes from here on; commit sets it again
 	if w.st.pendingDelete() {
 		w.finishInteriorDelete()
 	}
@@ -77,12 +82,16 @@ func (w *wtx) openIndexes() error {
 // commit publishes the state built so far.
 func (w *wtx) commit() {
 	w.l.commitState(&w.st)
-	w.l.wcache, w.l.wcacheOK = w.st, true
+	w.l.wbufOK = true
 }
 
 // end releases pins and the lock, then deletes the files the committed state no longer
 // references.
 func (w *wtx) end() {
+	if len(w.pinned)|len(w.unlink)|len(w.retire) == 0 && w.l.wseg != nil && w.l.wseg.seq == w.st.activeSeq {
+		w.l.unlock() // an append inside the active segment: nothing else to do
+		return
+	}
 	w.keepActive()
 	for _, seq := range w.pinned {
 		w.l.releaseSegment(seq)
@@ -210,8 +219,19 @@ func (w *wtx) startGrowth(base, span uint64) error {
 	if w.mig, err = w.l.mapIndex(gen, false); err != nil {
 		return err
 	}
+	w.l.prefaultIndex(w.mig)
 	w.st.migGen, w.st.migCap, w.st.migNext = gen, newCap, base
 	return nil
+}
+
+// prefaultIndex faults a new index generation's pages in, in the background: otherwise
+// the growth copy and the appends take a page fault (and an extent conversion) every 512
+// slots. Close of the index waits for it (Advise holds the index's read lock).
+func (l *Log) prefaultIndex(x *ringindex.Index) {
+	if l.opts.noPrefault {
+		return
+	}
+	go func() { _ = x.Advise(true) }()
 }
 
 // copySlots advances the growth by up to quota slots (from migNext, or base if higher) and
