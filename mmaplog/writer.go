@@ -219,19 +219,20 @@ func (w *wtx) startGrowth(base, span uint64) error {
 	if w.mig, err = w.l.mapIndex(gen, false); err != nil {
 		return err
 	}
-	w.l.prefaultIndex(w.mig)
+	w.l.prefaultIndex(w.mig, w.st.next, w.st.next+newCap/2)
 	w.st.migGen, w.st.migCap, w.st.migNext = gen, newCap, base
 	return nil
 }
 
-// prefaultIndex faults a new index generation's pages in, in the background: otherwise
-// the growth copy and the appends take a page fault (and an extent conversion) every 512
-// slots. Close of the index waits for it (Advise holds the index's read lock).
-func (l *Log) prefaultIndex(x *ringindex.Index) {
+// prefaultIndex faults in, in the background, the pages of a new index generation that
+// hold the slots of ids [from, to): the ids appended before the next growth is due.
+// Otherwise the appends take a page fault (and an extent conversion) every 512 slots.
+// Close of the index waits for it (PrefaultRange holds the index's read lock).
+func (l *Log) prefaultIndex(x *ringindex.Index, from, to EventID) {
 	if l.opts.noPrefault {
 		return
 	}
-	go func() { _ = x.Advise(true) }()
+	go func() { _ = x.PrefaultRange(from, to) }()
 }
 
 // copySlots advances the growth by up to quota slots (from migNext, or base if higher) and

@@ -186,6 +186,28 @@ func (x *Index) Store(id uint64, s Slot) {
 // Capacity ids or more flushes every slot; an empty range (toID <= fromID)
 // does nothing.
 func (x *Index) SyncRange(fromID, toID uint64) error {
+	return x.slotRanges(fromID, toID, x.msyncSlots)
+}
+
+// PrefaultRange faults in now the pages holding the slots of the ids in [fromID, toID)
+// (MADV_POPULATE_WRITE on a writable index, MADV_POPULATE_READ on a read-only one), so
+// that stores to them take no page fault later. The range may wrap around the ring, as
+// in SyncRange. It can take milliseconds on a large range: call it off the hot path.
+// Best effort like Advise; a no-op off Linux.
+func (x *Index) PrefaultRange(fromID, toID uint64) error {
+	return x.slotRanges(fromID, toID, func(from, to uint64) error {
+		lo, hi := x.slotPages(from, to)
+		if err := advise(x.data[lo:hi], true, x.writable); err != nil {
+			return fmt.Errorf("ringindex: %s: madvise: %w", x.path, err)
+		}
+		return nil
+	})
+}
+
+// slotRanges calls fn with x.mu held for reading on the one or two ring ranges of slots
+// that the ids [fromID, toID) occupy: every slot when the range spans the capacity,
+// nothing when it is empty.
+func (x *Index) slotRanges(fromID, toID uint64, fn func(from, to uint64) error) error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.closed {
@@ -196,27 +218,31 @@ func (x *Index) SyncRange(fromID, toID uint64) error {
 	}
 	n, c := toID-fromID, x.hdr.Capacity
 	if n >= c {
-		return x.msyncSlots(0, c)
+		return fn(0, c)
 	}
 	start := fromID & x.mask
 	end := start + n
 	if end <= c {
-		return x.msyncSlots(start, end)
+		return fn(start, end)
 	}
-	if err := x.msyncSlots(start, c); err != nil {
+	if err := fn(start, c); err != nil {
 		return err
 	}
-	return x.msyncSlots(0, end-c)
+	return fn(0, end-c)
+}
+
+// slotPages returns the page-aligned byte range of the mapping that holds slots
+// [from, to).
+func (x *Index) slotPages(from, to uint64) (lo, hi uint64) {
+	page := uint64(os.Getpagesize())
+	lo = (HeaderSize + SlotSize*from) &^ (page - 1)
+	hi = (HeaderSize + SlotSize*to + page - 1) &^ (page - 1)
+	return lo, min(hi, uint64(len(x.data)))
 }
 
 // msyncSlots flushes the pages holding slots [from, to). Holds x.mu.
 func (x *Index) msyncSlots(from, to uint64) error {
-	page := uint64(os.Getpagesize())
-	lo := (HeaderSize + SlotSize*from) &^ (page - 1)
-	hi := (HeaderSize + SlotSize*to + page - 1) &^ (page - 1)
-	if hi > uint64(len(x.data)) {
-		hi = uint64(len(x.data))
-	}
+	lo, hi := x.slotPages(from, to)
 	if err := msync(x.data, lo, hi); err != nil {
 		return fmt.Errorf("ringindex: %s: msync: %w", x.path, err)
 	}
