@@ -95,13 +95,14 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkAppendBatch appends n events per call, non-durable: ringlog
-// (AppendBatchWithIDs), tidwall/wal with NoSync (Batch + WriteBatch) and the memcpy
-// limit (n copies into a prefaulted shared mapping). It reports ns/event beside ns/op.
+// (AppendBatchWithIDs), tidwall/wal with NoSync (Batch + WriteBatch), the memcpy
+// limit (n copies into a prefaulted shared mapping) and the new-pages limit (the same
+// copies into pages never touched before). It reports ns/event beside ns/op.
 func BenchmarkAppendBatch(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		for _, size := range appendSizes {
 			batch := makeBatch(n, size)
-			for _, impl := range []string{"ringlog", "tidwall-nosync", "limit-memcpy"} {
+			for _, impl := range []string{"ringlog", "tidwall-nosync", "limit-memcpy", "limit-newpages"} {
 				b.Run(fmt.Sprintf("impl=%s/n=%d/size=%d", impl, n, size), func(b *testing.B) {
 					b.ReportAllocs()
 					b.SetBytes(int64(n * size))
@@ -136,6 +137,12 @@ func BenchmarkAppendBatch(b *testing.B) {
 						off := 0
 						for b.Loop() {
 							off = memcpyLimit(m, off, batch)
+							ops++
+						}
+					case "limit-newpages":
+						p := newPagesLimit(b)
+						for b.Loop() {
+							p.copy(batch)
 							ops++
 						}
 					}

@@ -11,6 +11,10 @@ import (
 
 // The physical limits, measured in the same process as the logs:
 //   - limit-memcpy: copying the payload into a prefaulted shared file mapping;
+//   - limit-newpages: the same copy into new file pages, never touched before: what a log
+//     that grows (rather than reusing its space) pays per page for the kernel to allocate
+//     and zero it, whether at first touch or ahead of it (ringlog prefaults ahead, on
+//     another core);
 //   - limit-flock: a flock(2) LOCK_EX + LOCK_UN pair on an open file;
 //   - limit-slice: a slice index + a fresh copy (the Get baseline, in slice_test.go);
 //   - limit-bulkread: reading every byte of a prefaulted shared mapping;
@@ -57,6 +61,58 @@ func memcpyLimit(m []byte, off int, batch [][]byte) int {
 		off += copy(m[off:], ev)
 	}
 	return off
+}
+
+// newPages copies into fresh fallocated files mapped shared, limitMapSize bytes each,
+// never prefaulted: every page is allocated and zeroed at its first touch.
+type newPages struct {
+	b   testing.TB
+	dir string
+	f   *os.File
+	m   []byte
+	off int
+}
+
+func newPagesLimit(b testing.TB) *newPages {
+	p := &newPages{b: b, dir: b.TempDir()}
+	b.Cleanup(p.drop)
+	return p
+}
+
+// copy appends each event of batch to the current file, moving to a new one when full.
+func (p *newPages) copy(batch [][]byte) {
+	for _, ev := range batch {
+		if p.m == nil || p.off+len(ev) > len(p.m) {
+			p.next()
+		}
+		p.off += copy(p.m[p.off:], ev)
+	}
+}
+
+// next drops the current file and maps a new one.
+func (p *newPages) next() {
+	p.drop()
+	f, err := os.Create(filepath.Join(p.dir, "limit.new"))
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, limitMapSize); err != nil {
+		p.b.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, limitMapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	p.f, p.m, p.off = f, m, 0
+}
+
+func (p *newPages) drop() {
+	if p.m != nil {
+		unix.Munmap(p.m)
+		p.f.Close()
+		os.Remove(p.f.Name())
+		p.m = nil
+	}
 }
 
 // lockFile returns the descriptor of a new lock file in b's temporary directory,
