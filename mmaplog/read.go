@@ -3,6 +3,8 @@ package mmaplog
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/ringlog/ringlog/ringindex"
 )
 
 // rlock takes the handle's read lock (which keeps mappings alive) and checks Close.
@@ -42,7 +44,7 @@ func (l *Log) locateIn(v *view, id EventID) ([]byte, *segment, error) {
 	if !v.isLive(id) {
 		return nil, nil, ErrNotFound
 	}
-	idx, err := l.indexFor(v.indexGen)
+	idx, err := l.readIndex(v.indexGen)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,9 +56,11 @@ func (l *Log) locateIn(v *view, id EventID) ([]byte, *segment, error) {
 		return nil, nil, fmt.Errorf("%w: event %d: index slot is unwritten", ErrCorrupt, id)
 	}
 	seq := slot.FullSeq(v.activeSeq)
-	seg, err := l.lookupSegment(seq)
-	if err != nil {
-		return nil, nil, err
+	seg := l.cachedSegment(seq)
+	if seg == nil {
+		if seg, err = l.lookupSegment(seq); err != nil {
+			return nil, nil, err
+		}
 	}
 	payload, msg := decodeRecord(seg.data, slot.Offset(), id, l.opts.maxEventSize)
 	if msg != "" {
@@ -65,15 +69,31 @@ func (l *Log) locateIn(v *view, id EventID) ([]byte, *segment, error) {
 	return payload, seg, nil
 }
 
+// readIndex returns the handle's mapping of index generation gen: the current index,
+// checked inline, or indexFor's answer.
+func (l *Log) readIndex(gen uint64) (*ringindex.Index, error) {
+	if x := l.curIdx.Load(); x != nil && x.Generation() == gen {
+		return x, nil
+	}
+	return l.indexFor(gen)
+}
+
 // Get returns a copy of event id in O(1): one computed index slot, one record, validated
 // by id and CRC. It returns ErrNotFound when the id is absent or deleted.
 func (l *Log) Get(id EventID) (out []byte, err error) {
-	if err := l.rlock(); err != nil {
-		return nil, err
-	}
+	l.segMu.RLock()
 	defer l.segMu.RUnlock()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer recoverFault(&err)
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	// One deferred call restores the fault setting and recovers (cheaper than two).
+	fault := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(fault)
+		if r := recover(); r != nil {
+			err = faultError(r)
+		}
+	}()
 	p, _, err := l.locate(id)
 	if err != nil {
 		return nil, err

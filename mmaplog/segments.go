@@ -6,22 +6,56 @@ import (
 	"io/fs"
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/edsrzf/mmap-go"
 )
 
 // segment is one mapped segment file of this handle.
 type segment struct {
-	seq  uint64
-	data mmap.MMap
-	refs atomic.Int32 // pins held by View callbacks and iterators
+	seq   uint64
+	data  mmap.MMap
+	refs  atomic.Int32 // pins held by View callbacks and iterators
+	owner *Log         // the handle that mapped it (the key of its segCache entry)
 }
 
+// unmap releases the mapping. The caller holds segMu for writing (or owns s alone), so no
+// reader is between its segCache lookup and its use of s.data.
 func (s *segment) unmap() {
+	if s.owner != nil {
+		segCache[segCacheSlot(s.owner, s.seq)].CompareAndSwap(s, nil)
+	}
 	if s.data != nil {
 		_ = s.data.Unmap()
 		s.data = nil
 	}
+}
+
+// segCache is a process-wide, direct-mapped cache in front of the handles' l.segs maps:
+// one atomic load and two compares instead of a map lookup on every read. An entry is a
+// segment some handle has mapped; it is stored by readers holding that handle's segMu for
+// reading (when they find the segment in l.segs) and removed by unmap under segMu held for
+// writing, before the mapping goes. So a reader holding segMu for reading that finds an
+// entry with its handle and seq has a live mapping. Handles and seqs that share a slot
+// only cost each other a map lookup.
+var segCache [segCacheSize]atomic.Pointer[segment]
+
+// segCacheSize is the number of segCache slots (a power of two).
+const segCacheSize = 256
+
+// segCacheSlot returns the segCache slot of segment seq of handle l.
+func segCacheSlot(l *Log, seq uint64) uint64 {
+	h := uint64(uintptr(unsafe.Pointer(l))) >> 6 * 0x9E3779B97F4A7C15
+	return (h>>56 + seq) & (segCacheSize - 1)
+}
+
+// cachedSegment returns the mapping of segment seq from segCache, or nil on a miss. The
+// caller holds segMu for reading.
+func (l *Log) cachedSegment(seq uint64) *segment {
+	if s := segCache[segCacheSlot(l, seq)].Load(); s != nil && s.owner == l && s.seq == seq {
+		return s
+	}
+	return nil
 }
 
 // errSegmentGone reports a segment file that does not exist. Where a live event needs
@@ -58,14 +92,18 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: map %s: %w", path, err)
 	}
-	return &segment{seq: seq, data: m}, nil
+	return &segment{seq: seq, data: m, owner: l}, nil
 }
 
 // lookupSegment returns the mapping of seq. The caller holds segMu for reading; if seq is
 // not mapped yet, lookupSegment maps it, dropping and retaking the read lock. It returns
 // ErrClosed if the handle was closed meanwhile (the read lock is then still held).
 func (l *Log) lookupSegment(seq uint64) (*segment, error) {
+	if s := l.cachedSegment(seq); s != nil {
+		return s, nil
+	}
 	if s := l.segs[seq]; s != nil {
+		segCache[segCacheSlot(l, seq)].Store(s)
 		return s, nil
 	}
 	l.segMu.RUnlock()
