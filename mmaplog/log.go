@@ -55,8 +55,9 @@ type Log struct {
 	commit   *uint64
 	states   [2]*[stateWords]uint64
 
-	segMu sync.RWMutex
-	segs  map[uint64]*segment
+	segMu    sync.RWMutex
+	segs     map[uint64]*segment
+	segCache segCache // in front of segs (segments.go)
 
 	idxMu  sync.Mutex
 	idxs   map[uint64]*ringindex.Index

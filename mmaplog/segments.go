@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/edsrzf/mmap-go"
 )
@@ -16,14 +15,14 @@ type segment struct {
 	seq   uint64
 	data  mmap.MMap
 	refs  atomic.Int32 // pins held by View callbacks and iterators
-	owner *Log         // the handle that mapped it (the key of its segCache entry)
+	owner *Log         // the handle that mapped it (whose segCache may hold it)
 }
 
 // unmap releases the mapping. The caller holds segMu for writing (or owns s alone), so no
 // reader is between its segCache lookup and its use of s.data.
 func (s *segment) unmap() {
 	if s.owner != nil {
-		segCache[segCacheSlot(s.owner, s.seq)].CompareAndSwap(s, nil)
+		s.owner.segCache[s.seq&(segCacheSize-1)].CompareAndSwap(s, nil)
 	}
 	if s.data != nil {
 		_ = s.data.Unmap()
@@ -31,28 +30,21 @@ func (s *segment) unmap() {
 	}
 }
 
-// segCache is a process-wide, direct-mapped cache in front of the handles' l.segs maps:
-// one atomic load and two compares instead of a map lookup on every read. An entry is a
-// segment some handle has mapped; it is stored by readers holding that handle's segMu for
-// reading (when they find the segment in l.segs) and removed by unmap under segMu held for
-// writing, before the mapping goes. So a reader holding segMu for reading that finds an
-// entry with its handle and seq has a live mapping. Handles and seqs that share a slot
-// only cost each other a map lookup.
-var segCache [segCacheSize]atomic.Pointer[segment]
+// segCacheSize is the number of slots of a handle's segCache (a power of two).
+const segCacheSize = 64
 
-// segCacheSize is the number of segCache slots (a power of two).
-const segCacheSize = 256
+// segCache is a handle's direct-mapped cache in front of its l.segs map: one atomic load
+// and a compare instead of a map lookup on every read. An entry is a segment the handle
+// has mapped; it is stored by readers holding segMu for reading (when they find the
+// segment in l.segs) and removed by unmap under segMu held for writing, before the mapping
+// goes. So a reader holding segMu for reading that finds an entry with its seq has a live
+// mapping. Seqs that share a slot only cost each other a map lookup.
+type segCache [segCacheSize]atomic.Pointer[segment]
 
-// segCacheSlot returns the segCache slot of segment seq of handle l.
-func segCacheSlot(l *Log, seq uint64) uint64 {
-	h := uint64(uintptr(unsafe.Pointer(l))) >> 6 * 0x9E3779B97F4A7C15
-	return (h>>56 + seq) & (segCacheSize - 1)
-}
-
-// cachedSegment returns the mapping of segment seq from segCache, or nil on a miss. The
-// caller holds segMu for reading.
+// cachedSegment returns the mapping of segment seq from the handle's segCache, or nil on
+// a miss. The caller holds segMu for reading.
 func (l *Log) cachedSegment(seq uint64) *segment {
-	if s := segCache[segCacheSlot(l, seq)].Load(); s != nil && s.owner == l && s.seq == seq {
+	if s := l.segCache[seq&(segCacheSize-1)].Load(); s != nil && s.seq == seq {
 		return s
 	}
 	return nil
@@ -103,7 +95,7 @@ func (l *Log) lookupSegment(seq uint64) (*segment, error) {
 		return s, nil
 	}
 	if s := l.segs[seq]; s != nil {
-		segCache[segCacheSlot(l, seq)].Store(s)
+		l.segCache[seq&(segCacheSize-1)].Store(s)
 		return s, nil
 	}
 	l.segMu.RUnlock()
