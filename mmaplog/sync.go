@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/ringlog/ringlog/ringindex"
 )
 
 // SyncPolicy says when appended events are made durable (survive power loss).
@@ -53,6 +56,7 @@ type syncer struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	stop    sync.Once
+	flushes atomic.Uint64 // flushes started, numbering them for syncTraceHook
 }
 
 // Sync makes every event appended before the call survive power loss: it flushes the
@@ -112,8 +116,31 @@ func (l *Log) syncThrough(gen uint64) error {
 	return nil
 }
 
+// syncStep names a point of a flush, for the ordering test's trace.
+type syncStep int
+
+const (
+	syncDataStart    syncStep = iota // the state is snapshotted, the data msyncs start
+	syncSegmentsDone                 // the segment msyncs returned
+	syncIndexDone                    // the index msync returned
+	syncMetaStart                    // the meta msync is about to be issued
+	syncMetaDone                     // the meta msync returned
+)
+
+// syncTraceHook, when set (tests only, before Open), is called at each syncStep of every
+// flush with the flush's number (1, 2, ... per handle). It must be safe for concurrent use.
+var syncTraceHook func(flush uint64, step syncStep)
+
+// syncTrace reports step of flush to syncTraceHook, if set.
+func syncTrace(flush uint64, step syncStep) {
+	if syncTraceHook != nil {
+		syncTraceHook(flush, step)
+	}
+}
+
 // flushPlan is what one flush writes back, snapshotted under the writer lock.
 type flushPlan struct {
+	seq      uint64 // this flush's number, for syncTraceHook
 	gen      uint64 // commit generation the snapshot was taken at
 	next     EventID
 	truncs   uint64 // suffix deletes so far; a flush raced by one does not move the recovery point
@@ -135,7 +162,7 @@ func (l *Log) flush() (uint64, error) {
 		return 0, err
 	}
 	st := w.st
-	plan := flushPlan{gen: st.gen, next: st.next, truncs: st.truncs, from: st.syncedNext, active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow}
+	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs, from: st.syncedNext, active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow}
 	var pinned []*segment
 	unpin := func() {
 		for _, s := range pinned {
@@ -170,6 +197,30 @@ func (l *Log) flush() (uint64, error) {
 	}
 	w.abort() // nothing to commit yet
 	defer unpin()
+	if err := l.syncData(&plan, pinned, idx); err != nil {
+		return 0, err
+	}
+	return l.commitPoint(&plan)
+}
+
+// syncData writes back the segment ranges and the index slots of plan. The two are
+// independent files, so the index msync runs on another goroutine while this one msyncs
+// the segments: the device sees both write-backs at once, and the kernel may join them
+// in one journal commit. It returns once both are complete, the first error if any.
+func (l *Log) syncData(plan *flushPlan, pinned []*segment, idx *ringindex.Index) error {
+	syncTrace(plan.seq, syncDataStart)
+	var idxErr chan error
+	if plan.idxFrom >= plan.next {
+		syncTrace(plan.seq, syncIndexDone) // nothing to write back
+	} else {
+		idxErr = make(chan error, 1)
+		go func() {
+			err := idx.SyncRange(plan.idxFrom, plan.next)
+			syncTrace(plan.seq, syncIndexDone)
+			idxErr <- err
+		}()
+	}
+	var err error
 	for i, s := range pinned {
 		lo, hi := uint64(0), l.opts.segmentSize
 		if i == 0 {
@@ -179,18 +230,26 @@ func (l *Log) flush() (uint64, error) {
 			hi = plan.endOff
 		}
 		if hi > lo {
-			if err := msync(s.data[lo:hi]); err != nil {
-				return 0, fmt.Errorf("mmaplog: sync segment %d: %w", s.seq, err)
+			if e := msync(s.data[lo:hi]); e != nil {
+				err = fmt.Errorf("mmaplog: sync segment %d: %w", s.seq, e)
+				break
 			}
 		}
 	}
-	if plan.idxFrom < plan.next {
-		if err := idx.SyncRange(plan.idxFrom, plan.next); err != nil {
-			return 0, fmt.Errorf("mmaplog: sync index: %w", err)
+	syncTrace(plan.seq, syncSegmentsDone)
+	if idxErr != nil {
+		// Wait even after a segment error: the goroutine reads the pinned index.
+		if e := <-idxErr; e != nil && err == nil {
+			err = fmt.Errorf("mmaplog: sync index: %w", e)
 		}
 	}
-	// Commit the recovery point, then write the meta page back.
-	w, err = l.begin()
+	return err
+}
+
+// commitPoint commits plan's recovery point, then writes the meta page back, and returns
+// the generation covered. Its caller has made plan's data and index durable first.
+func (l *Log) commitPoint(plan *flushPlan) (uint64, error) {
+	w, err := l.begin()
 	if err != nil {
 		return 0, err
 	}
@@ -204,9 +263,11 @@ func (l *Log) flush() (uint64, error) {
 	}
 	covered := plan.gen
 	w.end()
+	syncTrace(plan.seq, syncMetaStart)
 	if err := msync(l.meta[:metaSize]); err != nil {
 		return 0, fmt.Errorf("mmaplog: sync meta: %w", err)
 	}
+	syncTrace(plan.seq, syncMetaDone)
 	return covered, nil
 }
 

@@ -74,6 +74,11 @@ func BenchmarkAppendSyncAlways(b *testing.B) {
 			b.SetBytes(128)
 			b.ReportAllocs()
 			b.SetParallelism((goroutines + 1) / 2) // GOMAXPROCS=2 here: 1 or 8 goroutines
+			defer func() {
+				if f := mmaplog.Flushes(l); f > 0 {
+					b.ReportMetric(float64(b.N)/float64(f), "events/flush")
+				}
+			}()
 			if goroutines == 1 {
 				for b.Loop() {
 					if _, err := l.Append(ev); err != nil {
