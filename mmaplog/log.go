@@ -268,23 +268,28 @@ type view struct {
 // loadView loads the fields of the committed state that readers need, with the same
 // protocol as loadState.
 func (l *Log) loadView() view {
+	var v view
+	l.loadViewInto(&v)
+	return v
+}
+
+// loadViewInto is loadView filling v in place (readers' hot path: no copy of the result).
+func (l *Log) loadViewInto(v *view) {
 	for {
 		g1 := atomic.LoadUint64(l.commit)
 		p := l.states[g1&1]
-		v := view{
-			gen:       atomic.LoadUint64(&p[0]),
-			next:      atomic.LoadUint64(&p[1]),
-			oldest:    atomic.LoadUint64(&p[2]),
-			newest:    atomic.LoadUint64(&p[3]),
-			live:      atomic.LoadUint64(&p[4]),
-			firstSeq:  atomic.LoadUint64(&p[6]),
-			activeSeq: atomic.LoadUint64(&p[7]),
-			indexGen:  atomic.LoadUint64(&p[9]),
-			delStart:  atomic.LoadUint64(&p[14]),
-			delEnd:    atomic.LoadUint64(&p[15]),
-		}
+		v.gen = atomic.LoadUint64(&p[0])
+		v.next = atomic.LoadUint64(&p[1])
+		v.oldest = atomic.LoadUint64(&p[2])
+		v.newest = atomic.LoadUint64(&p[3])
+		v.live = atomic.LoadUint64(&p[4])
+		v.firstSeq = atomic.LoadUint64(&p[6])
+		v.activeSeq = atomic.LoadUint64(&p[7])
+		v.indexGen = atomic.LoadUint64(&p[9])
+		v.delStart = atomic.LoadUint64(&p[14])
+		v.delEnd = atomic.LoadUint64(&p[15])
 		if atomic.LoadUint64(l.commit) == g1 && v.gen == g1 {
-			return v
+			return
 		}
 	}
 }

@@ -20,14 +20,19 @@ func (l *Log) rlock() error {
 // locate finds the record of id and returns its validated payload, aliasing the mapping
 // seg. The caller holds segMu for reading.
 func (l *Log) locate(id EventID) (payload []byte, seg *segment, err error) {
-	v := l.loadView()
+	var v view
+	l.loadViewInto(&v)
+	if payload, seg, err = l.locateIn(&v, id); err == nil || err == ErrNotFound || err == ErrClosed {
+		return payload, seg, err
+	}
+	return l.relocate(&v, id, err)
+}
+
+// relocate is locate after a first attempt against v failed with err: the state may have
+// moved between the state load and the slot load (a delete, a re-append, a rotation), so
+// it retries with a fresh one before calling it damage.
+func (l *Log) relocate(v *view, id EventID, err error) ([]byte, *segment, error) {
 	for attempt := 0; ; attempt++ {
-		payload, seg, err = l.locateIn(&v, id)
-		if err == nil || err == ErrNotFound || err == ErrClosed {
-			return payload, seg, err
-		}
-		// The state may have moved between the state load and the slot load (a delete,
-		// a re-append, a rotation): retry with a fresh one before calling it damage.
 		fresh := l.loadView()
 		if !fresh.isLive(id) {
 			return nil, nil, ErrNotFound
@@ -35,7 +40,12 @@ func (l *Log) locate(id EventID) (payload []byte, seg *segment, err error) {
 		if fresh.gen == v.gen || attempt >= 3 {
 			return nil, nil, err
 		}
-		v = fresh
+		*v = fresh
+		payload, seg, err2 := l.locateIn(v, id)
+		if err2 == nil || err2 == ErrNotFound || err2 == ErrClosed {
+			return payload, seg, err2
+		}
+		err = err2
 	}
 }
 
