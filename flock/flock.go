@@ -13,9 +13,12 @@ import (
 //
 // Create it with New. A Lock must not be copied after first use.
 type Lock struct {
-	mu       sync.Mutex  // in-process exclusion; held from Lock to Unlock
-	held     atomic.Bool // true between a successful Lock/TryLock and Unlock
-	retained atomic.Bool // the OS lock is kept between Unlock and the next Lock (UnlockRetain)
+	mu   sync.Mutex // in-process exclusion; held from Lock to Unlock
+	held bool       // true between a successful Lock/TryLock and Unlock; guarded by mu
+	// retained: this *Lock keeps the OS lock across calls (UnlockRetain), until Release,
+	// Unlock or Close. It changes only under mu and stays set while a call that found it
+	// set holds mu, so a write call that keeps the lock costs no atomic store.
+	retained atomic.Bool
 	closed   atomic.Bool // set once by Close
 	path     string
 	sys      sysLock // platform part: flock_unix.go or flock_other.go
@@ -55,7 +58,6 @@ func (l *Lock) LockNotify(onWait func(waiting bool)) error {
 		return ErrClosed
 	}
 	if l.retained.Load() {
-		l.retained.Store(false)
 		return l.acquired()
 	}
 	if onWait != nil {
@@ -87,14 +89,17 @@ func (l *Lock) LockNotify(onWait func(waiting bool)) error {
 // of this *Lock costs no system call. Other processes (and other *Lock values) stay
 // excluded until Release, Unlock or Close.
 func (l *Lock) UnlockRetain() error {
-	if !l.held.CompareAndSwap(true, false) {
+	if !l.held {
 		return ErrNotLocked
 	}
+	l.held = false
 	if l.closed.Load() {
 		l.mu.Unlock()
 		return ErrClosed
 	}
-	l.retained.Store(true)
+	if !l.retained.Load() {
+		l.retained.Store(true)
+	}
 	l.mu.Unlock()
 	return nil
 }
@@ -132,7 +137,7 @@ func (l *Lock) TryLock() (bool, error) {
 		l.mu.Unlock()
 		return false, ErrClosed
 	}
-	if l.retained.Swap(false) {
+	if l.retained.Load() {
 		return true, l.acquired()
 	}
 	ok, err := l.sys.lock(true)
@@ -158,7 +163,7 @@ func (l *Lock) acquired() error {
 		l.mu.Unlock()
 		return ErrClosed
 	}
-	l.held.Store(true)
+	l.held = true
 	return nil
 }
 
@@ -167,8 +172,12 @@ func (l *Lock) acquired() error {
 // Unlock releases the mutex and returns ErrClosed: the OS lock was already
 // released by Close.
 func (l *Lock) Unlock() error {
-	if !l.held.CompareAndSwap(true, false) {
+	if !l.held {
 		return ErrNotLocked
+	}
+	l.held = false
+	if l.retained.Load() {
+		l.retained.Store(false)
 	}
 	var err error
 	if l.closed.Load() {
@@ -187,6 +196,7 @@ func (l *Lock) Close() error {
 	if l.closed.Swap(true) {
 		return nil
 	}
+	l.retained.Store(false) // closing the descriptor releases the OS lock
 	if err := l.sys.close(); err != nil {
 		return fmt.Errorf("flock: close %s: %w", l.path, err)
 	}

@@ -171,14 +171,23 @@ func (x *Index) Load(id uint64) Slot {
 	return Slot(atomic.LoadUint64(&x.slots[id&x.mask]))
 }
 
-// Store atomically writes the slot of id. Only one writer may store at a
-// time (the caller serializes writers). It panics if the index was opened
+// Store writes the slot of id with one aligned 8-byte store, which readers'
+// atomic loads see whole (on 64-bit platforms a plain store: single-copy
+// atomic, and not a fence, so a writer appending in a loop does not drain its
+// store buffer per slot; the caller publishes its slots with an atomic store
+// of its own, e.g. the log's commit word). Only one writer may store at a time
+// (the caller serializes writers). It panics if the index was opened
 // read-only.
 func (x *Index) Store(id uint64, s Slot) {
 	if !x.writable {
 		panic("ringindex: Store on a read-only index")
 	}
-	atomic.StoreUint64(&x.slots[id&x.mask], uint64(s))
+	p := &x.slots[id&x.mask]
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		*p = uint64(s)
+	} else {
+		atomic.StoreUint64(p, uint64(s)) // two 32-bit halves otherwise
+	}
 }
 
 // SyncRange flushes (msync MS_SYNC) the pages holding the slots of the ids in
