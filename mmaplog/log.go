@@ -376,7 +376,9 @@ func (l *Log) mapIndex(gen uint64, publish bool) (*ringindex.Index, error) {
 
 // Close releases the handle: it waits for in-progress appends and Gets, stops background
 // preparation and unmaps every file. A second Close returns nil. The Values of iterators
-// still open become invalid.
+// still open become invalid, and so do the bytes a View callback of this handle still
+// holds: Close the handle only once its View calls have returned (a callback that touches
+// an unmapped page makes View return ErrCorrupt).
 func (l *Log) Close() error {
 	if l.closed.Load() {
 		return nil

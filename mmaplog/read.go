@@ -115,7 +115,8 @@ func (l *Log) Get(id EventID) (out []byte, err error) {
 
 // View calls fn with the bytes of event id, zero-copy from the mapping. The bytes are
 // valid only during the call and must not be modified or retained; the mapping is pinned
-// until fn returns. fn's error is returned as is.
+// until fn returns (against deletes, by any handle; not against Close of this handle).
+// fn's error is returned as is.
 func (l *Log) View(id EventID, fn func([]byte) error) (err error) {
 	if err := l.rlock(); err != nil {
 		return err
