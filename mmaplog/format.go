@@ -214,12 +214,6 @@ type state struct {
 	dirtyLow                              uint64
 }
 
-func (s *state) words() [stateWords]uint64 {
-	return [stateWords]uint64{s.gen, s.next, s.oldest, s.newest, s.live, s.dead,
-		s.firstSeq, s.activeSeq, s.writeOff, s.indexGen, s.indexCap,
-		s.migGen, s.migCap, s.migNext, s.delStart, s.delEnd, s.syncedNext, s.truncs, s.dirtyLow, 0}
-}
-
 func stateFromWords(w *[stateWords]uint64) state {
 	return state{gen: w[0], next: w[1], oldest: w[2], newest: w[3], live: w[4], dead: w[5],
 		firstSeq: w[6], activeSeq: w[7], writeOff: w[8], indexGen: w[9], indexCap: w[10],
