@@ -46,7 +46,7 @@ bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 
 	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh quick
 
 crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1)
-	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -run 'Crash|Kill' ./...
+	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill' ./...
 
 demo: ## Run the demo in ./cmd/ringlog-demo
 	@if [ ! -d cmd/ringlog-demo ]; then echo "cmd/ringlog-demo is not written yet: no demo to run"; exit 0; fi; \
