@@ -331,25 +331,9 @@ func childRead() int {
 		return childFail("open: %v", err)
 	}
 	defer l.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	reads, iterated := 0, 0
-	for {
-		next, err := l.NextEventID()
-		if err != nil {
-			return childFail("%v", err)
-		}
-		if next >= total {
-			break
-		}
-		if time.Now().After(deadline) {
-			return childFail("only %d of %d events after 2 minutes", next, total)
-		}
-		n, err := readOnce(l, rng)
-		if err != nil {
-			return childFail("%v", err)
-		}
-		reads++
-		iterated += n
+	reads, iterated, err := readUntilTotal(l, total, func() (int, error) { return readOnce(l, rng) })
+	if err != nil {
+		return childFail("%v", err)
 	}
 	writers := make([]int, envInt("RINGLOG_TEST_WRITERS"))
 	for i := range writers {
@@ -614,6 +598,31 @@ func readOnceWhileDeleting(l *mmaplog.Log, rng *rand.Rand) (int, error) {
 	return n, nil
 }
 
+// readUntilTotal calls read (one round of reads, returning how many events it iterated)
+// until total events exist, failing after 2 minutes. It returns the rounds and the events
+// they iterated.
+func readUntilTotal(l *mmaplog.Log, total uint64, read func() (int, error)) (reads, iterated int, err error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		next, err := l.NextEventID()
+		if err != nil {
+			return reads, iterated, err
+		}
+		if next >= total {
+			return reads, iterated, nil
+		}
+		if time.Now().After(deadline) {
+			return reads, iterated, fmt.Errorf("only %d of %d events after 2 minutes", next, total)
+		}
+		n, err := read()
+		if err != nil {
+			return reads, iterated, err
+		}
+		reads++
+		iterated += n
+	}
+}
+
 // childReadWhileDeleting reads while others append and delete the prefix, until TOTAL
 // events were appended.
 func childReadWhileDeleting() int {
@@ -624,25 +633,9 @@ func childReadWhileDeleting() int {
 		return childFail("open: %v", err)
 	}
 	defer l.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	reads, iterated := 0, 0
-	for {
-		next, err := l.NextEventID()
-		if err != nil {
-			return childFail("%v", err)
-		}
-		if next >= total {
-			break
-		}
-		if time.Now().After(deadline) {
-			return childFail("only %d of %d events after 2 minutes", next, total)
-		}
-		n, err := readOnceWhileDeleting(l, rng)
-		if err != nil {
-			return childFail("%v", err)
-		}
-		reads++
-		iterated += n
+	reads, iterated, err := readUntilTotal(l, total, func() (int, error) { return readOnceWhileDeleting(l, rng) })
+	if err != nil {
+		return childFail("%v", err)
 	}
 	fmt.Printf("reader: %d reads, %d iterated events while writers and a deleter ran\n", reads, iterated)
 	return 0
