@@ -14,16 +14,7 @@ var appendSizes = []int{16, 128, 4096}
 // openRinglog opens a new ringlog in b's temporary directory, closed when b ends.
 func openRinglog(b testing.TB, opts *mmaplog.Options) *mmaplog.Log {
 	b.Helper()
-	l, err := mmaplog.Open(b.TempDir(), opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			b.Error(err)
-		}
-	})
-	return l
+	return openRinglogAt(b, b.TempDir(), opts)
 }
 
 // openTidwall opens a tidwall/wal in dir (b's temporary directory when empty), closed

@@ -24,7 +24,7 @@ func TestFillReadBack(t *testing.T) {
 			var get func(id uint64) ([]byte, error)
 			switch impl {
 			case "ringlog":
-				l := openRinglogAt(t, dir)
+				l := openRinglogAt(t, dir, nil)
 				get = l.Get
 				n, err := l.NextEventID()
 				if err != nil || n != events+1 {
@@ -138,7 +138,7 @@ func TestMultiProcessRound(t *testing.T) {
 			t.Fatalf("span %v", d)
 		}
 	}
-	l := openRinglogAt(t, dir)
+	l := openRinglogAt(t, dir, nil)
 	st, err := l.Stats()
 	if err != nil {
 		t.Fatal(err)

@@ -11,10 +11,10 @@ import (
 // readSize is the payload size of the read workloads' logs.
 const readSize = 128
 
-// openRinglogAt opens the ringlog in dir, closed when b ends.
-func openRinglogAt(b testing.TB, dir string) *mmaplog.Log {
+// openRinglogAt opens the ringlog in dir with opts, closed when b ends.
+func openRinglogAt(b testing.TB, dir string, opts *mmaplog.Options) *mmaplog.Log {
 	b.Helper()
-	l, err := mmaplog.Open(dir, nil)
+	l, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func BenchmarkGet(b *testing.B) {
 			var get func(id uint64) // reads id, adds its length to n
 			switch impl {
 			case "ringlog-get":
-				l := openRinglogAt(b, builtLog(b, "ringlog", events, size))
+				l := openRinglogAt(b, builtLog(b, "ringlog", events, size), nil)
 				get = func(id uint64) {
 					ev, err := l.Get(id)
 					if err != nil {
@@ -53,7 +53,7 @@ func BenchmarkGet(b *testing.B) {
 					n += len(ev)
 				}
 			case "ringlog-view":
-				l := openRinglogAt(b, builtLog(b, "ringlog", events, size))
+				l := openRinglogAt(b, builtLog(b, "ringlog", events, size), nil)
 				fn := func(ev []byte) error {
 					n += len(ev)
 					return nil
@@ -141,7 +141,7 @@ func BenchmarkIterate(b *testing.B) {
 			var pass func() (n, bytes int) // one pass over the log
 			switch impl {
 			case "ringlog":
-				l := openRinglogAt(b, builtLog(b, "ringlog", events, size))
+				l := openRinglogAt(b, builtLog(b, "ringlog", events, size), nil)
 				pass = func() (n, bytes int) {
 					it, err := l.IterRange(1, mmaplog.Latest)
 					if err != nil {
