@@ -85,6 +85,23 @@ func (l *Lock) LockNotify(onWait func(waiting bool)) error {
 	return l.acquired()
 }
 
+// LockRetained is the fast form of Lock for a *Lock that retains the OS lock: if it does
+// (and is open), LockRetained takes the in-process mutex and reports true, and the caller
+// holds the lock as after Lock. Otherwise it takes nothing and reports false; Lock then
+// does the rest.
+func (l *Lock) LockRetained() bool {
+	if !l.retained.Load() {
+		return false
+	}
+	l.mu.Lock()
+	if l.retained.Load() && !l.closed.Load() {
+		l.held = true
+		return true
+	}
+	l.mu.Unlock()
+	return false
+}
+
 // UnlockRetain releases the in-process mutex but keeps the OS lock, so that the next Lock
 // of this *Lock costs no system call. Other processes (and other *Lock values) stay
 // excluded until Release, Unlock or Close.

@@ -394,7 +394,7 @@ func (c *corrupter) damage() {
 		off := 0
 		if len(m) >= 4096 {
 			g := binary.LittleEndian.Uint64(m[128:])
-			off = 1024 + 1024*int((g+uint64(which&1))&1)
+			off = 1024 + 1024*int((g>>16+uint64(which&1))&1)
 			cur = binary.LittleEndian.Uint64(m[off+8*field:])
 		}
 		v := c.value(cur)
@@ -562,7 +562,7 @@ func (c *corrupter) oddGen() bool {
 	for i, off := range []int{1024, 2048} {
 		crc := crc32.Checksum(m[off:off+152], crc32.MakeTable(crc32.Castagnoli))
 		valid := binary.LittleEndian.Uint32(m[off+152:]) == crc && binary.LittleEndian.Uint32(m[off+156:]) == 0
-		if valid && int(binary.LittleEndian.Uint64(m[off:])&1) != i {
+		if valid && int(binary.LittleEndian.Uint64(m[off:])>>16&1) != i {
 			return true
 		}
 	}
@@ -577,7 +577,7 @@ func (c *corrupter) state() ([20]uint64, bool) {
 		return w, false
 	}
 	g := binary.LittleEndian.Uint64(m[128:])
-	off := 1024 + 1024*int(g&1)
+	off := 1024 + 1024*int(g>>16&1) // the commit word is generation<<16 | tail count
 	for i := range w {
 		w[i] = binary.LittleEndian.Uint64(m[off+8*i:])
 	}

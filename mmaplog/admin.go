@@ -67,11 +67,12 @@ func (l *Log) Stats() (Stats, error) {
 	}
 	st := l.loadState()
 	var firstLiveSeq, firstOff uint64 = st.activeSeq, st.writeOff
-	if st.live > 0 {
-		if idx, err := l.indexFor(st.indexGen); err == nil {
-			if slot := idx.Load(st.oldest); !slot.IsZero() {
-				firstLiveSeq, firstOff = slot.FullSeq(st.activeSeq), slot.Offset()
-			}
+	if idx, err := l.indexFor(st.indexGen); err == nil {
+		if st.tail() != 0 {
+			st.writeOff = l.tailEnd(&st, idx)
+		}
+		if slot := idx.Load(st.oldest); st.live > 0 && !slot.IsZero() {
+			firstLiveSeq, firstOff = slot.FullSeq(st.activeSeq), slot.Offset()
 		}
 	}
 	l.segMu.RUnlock()

@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/ringlog/ringlog/ringindex"
 )
@@ -55,6 +56,11 @@ func (l *Log) checkBatch(events [][]byte) error {
 }
 
 func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID, error) {
+	if len(events) == 1 && l.hold.kick != nil && l.opts.sync != SyncAlways {
+		if id, ok := l.appendHeld(first, withID, events[0]); ok {
+			return id, nil
+		}
+	}
 	if l.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -76,13 +82,16 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		w.abort()
 		return 0, &IDError{Expected: w.st.next, Got: first, Empty: w.st.live == 0}
 	}
-	if !w.appendOneGuarded(first, events) {
+	if w.appendOneGuarded(first, events) {
+		w.l.publishTail(&w.st)
+		w.l.wbufOK = true
+	} else {
 		if err := w.appendGuarded(first, events); err != nil {
 			w.abort()
 			return 0, err
 		}
+		w.commit()
 	}
-	w.commit()
 	gen := w.st.gen
 	w.l.notifyTail()
 	w.afterAppend()
@@ -105,22 +114,42 @@ func (w *wtx) appendGuarded(first EventID, events [][]byte) (err error) {
 	return w.appendRecords(first, events)
 }
 
-// appendOneGuarded is the fast path of appendGuarded for the common case: one event that
-// fits in the active segment, pinned by the handle, on a log with live events, with no
-// index growth running or due. Only the record, its slot and the tail words of w.st
-// change. It reports false, having written nothing, when the general path must run; a
-// memory fault also reports false (the general path then meets it again and reports it).
-func (w *wtx) appendOneGuarded(first EventID, events [][]byte) (ok bool) {
+// appendOneGuarded is the fast path of appendGuarded for the common case (fastFits): one
+// event that fits in the pinned active segment. Only the record, its slot and the tail
+// words of w.st change, so the caller publishes it with publishTail (docs/FORMAT.md
+// section 2). It reports false, having written nothing, when the general path must run;
+// a memory fault also reports false (the general path then meets it again and reports it).
+func (w *wtx) appendOneGuarded(first EventID, events [][]byte) bool {
+	if len(events) != 1 {
+		return false
+	}
+	size := recordSize(len(events[0]))
+	return w.fastFits(first, size) && w.putOne(first, events[0], size)
+}
+
+// fastFits reports whether event first, of record size size, can take the fast path:
+// it fits in the active segment, which the handle pins, on a log with live events, with
+// room in the commit word's tail count, no pending delete, and no index growth due or
+// copying (a growth whose copy waits for its prefault lets it through).
+func (w *wtx) fastFits(first EventID, size uint64) bool {
 	st, seg := &w.st, w.l.wseg
-	if len(events) != 1 || st.live == 0 || st.migGen != 0 || seg == nil || seg.seq != st.activeSeq ||
-		first+1-st.oldest > st.indexCap/2 {
+	if st.live == 0 || seg == nil || seg.seq != st.activeSeq || st.tail() == tailMask ||
+		size > w.l.opts.segmentSize-st.writeOff || st.pendingDelete() {
 		return false
 	}
-	e := events[0]
-	off, size := st.writeOff, recordSize(len(e))
-	if size > w.l.opts.segmentSize-off {
-		return false
+	if st.migGen == 0 {
+		return first+1-st.oldest <= st.indexCap/2 // else a growth is due
 	}
+	return w.mig != nil && w.copyDeferred(first+1)
+}
+
+// putOne writes the record of event first at the write offset of the pinned active
+// segment and its slot (in both indexes during a growth), and advances the tail words of
+// w.st. A memory fault (a file truncated by another process) reports false, and w.st is
+// unchanged.
+func (w *wtx) putOne(first EventID, e []byte, size uint64) (ok bool) {
+	st := &w.st
+	off := st.writeOff
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -128,10 +157,43 @@ func (w *wtx) appendOneGuarded(first EventID, events [][]byte) (ok bool) {
 			ok = false
 		}
 	}()
-	putRecord(seg.data[off:off+size], first, e)
-	w.idx.Store(first, ringindex.MakeSlot(st.activeSeq, off))
+	putRecord(w.l.wseg.data[off:off+size], first, e)
+	w.store(first, ringindex.MakeSlot(st.activeSeq, off))
 	st.next, st.newest, st.live, st.writeOff = first+1, first, st.live+1, off+size
 	return true
+}
+
+// appendHeld is the fast path of Append and AppendWithID on a handle that retains the
+// writer lock (HoldLock) and committed last: no system call, no state copy, three locked
+// instructions (the mutex, the commit word). It reports false, having done nothing, when
+// the general path must run (including every error case, which that path reports).
+func (l *Log) appendHeld(first EventID, withID bool, e []byte) (EventID, bool) {
+	if uint64(len(e)) > l.opts.maxEventSize || !l.lock.LockRetained() {
+		return 0, false
+	}
+	w := &l.wbuf
+	if !withID {
+		first = w.st.next
+	}
+	size := recordSize(len(e))
+	// wbufOK and an unmoved commit word: w.st and w.idx are the committed state.
+	if l.closed.Load() || !l.wbufOK || w.idx == nil || atomic.LoadUint64(l.commit) != w.st.gen ||
+		first != w.st.next || first+1 == Latest || !w.fastFits(first, size) {
+		_ = l.lock.UnlockRetain()
+		return 0, false
+	}
+	w.l = l
+	if !w.putOne(first, e, size) {
+		_ = l.lock.UnlockRetain()
+		return 0, false
+	}
+	l.publishTail(&w.st)
+	l.notifyTail()
+	if l.preparedSeq.Load() <= w.st.activeSeq+1 {
+		w.afterAppend()
+	}
+	l.unlock()
+	return first, true
 }
 
 // checkID applies the id rule.
@@ -197,11 +259,9 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 		}
 	}
 	w.st.activeSeq, w.st.writeOff = seq, off
-	quota := 4 * n
-	if quota < 256 {
-		quota = 256
+	if !w.copyDeferred(first + n) {
+		w.copySlots(base, max(4*n, 256))
 	}
-	w.copySlots(base, quota)
 	return nil
 }
 

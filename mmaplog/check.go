@@ -93,17 +93,20 @@ func (l *Log) Check() (rep *Report, err error) {
 	rep = &Report{}
 	metaPath := join(l.dir, metaFileName)
 	st := l.loadState()
-	g := st.gen
-	cur := *l.states[g&1]
+	g, copyOff := st.gen, int64(metaStateOff0+1024*copyIndex(st.gen))
+	cur := *l.states[copyIndex(g)]
 	if !stateCRCValid(&cur) {
-		rep.add(metaPath, int64(metaStateOff0+1024*(g&1)), 0, false, "current state copy %d has a bad checksum", g)
+		rep.add(metaPath, copyOff, 0, false, "current state copy %#x has a bad checksum", g)
 	}
 	if msg := st.validate(l.opts.segmentSize); msg != "" {
-		rep.add(metaPath, int64(metaStateOff0+1024*(g&1)), 0, false, "state %d: %s", g, msg)
+		rep.add(metaPath, copyOff, 0, false, "state %#x: %s", g, msg)
 	}
 	idx, err := l.indexFor(st.indexGen)
 	if err != nil {
 		return nil, err
+	}
+	if st.tail() != 0 {
+		st.writeOff = l.tailEnd(&st, idx)
 	}
 	// Records and slots of every live event.
 	var live, dead uint64

@@ -167,7 +167,7 @@ func dmgCases(tp, other *dmgTemplate, rng *rand.Rand) []dmgCase {
 	// Bit flips: meta header, the current state copy, index header, segment header.
 	meta := tp.files["meta"]
 	commit := binary.LittleEndian.Uint64(meta[128:])
-	stateOff := 1024 + 1024*int(commit&1)
+	stateOff := 1024 + 1024*int(commit>>16&1) // the commit word is generation<<16 | tail count
 	for bit := 0; bit < 44*8; bit++ {
 		add(fmt.Sprintf("flip meta bit %d", bit), dmgFlip("meta", bit))
 	}

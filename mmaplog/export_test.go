@@ -1,6 +1,9 @@
 package mmaplog
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // SetCreateFileHook installs a hook consulted before every file creation (nil removes
 // it). For tests that inject failures such as ENOSPC.
@@ -16,4 +19,10 @@ func SetCreateFileHook(h func(path string) error) {
 // that need a lock held without idle gaps lengthen it.
 func SetHoldPoll(d time.Duration) time.Duration {
 	return time.Duration(holdPoll.Swap(int64(d)))
+}
+
+// loadStateCopy returns the state copy the commit word selects, without its tail count
+// (for tests that run no writer meanwhile).
+func (l *Log) loadStateCopy() state {
+	return stateFromWords(l.states[copyIndex(atomic.LoadUint64(l.commit))])
 }

@@ -24,7 +24,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	16      16    logID
 //	32      8     segmentSize
 //	40      4     headerCRC    CRC-32C of [0,40)
-//	128     8     commit       generation of the current state (atomic word)
+//	128     8     commit       commit word: generation << 16 | tail count (atomic word)
 //	192     4     tailSeq      tail futex word (tail.go)
 //	200     4     tailWaiters  sleepers on tailSeq
 //	256     4     lockWaiters  writers blocked on the lock (holdlock.go)
@@ -32,6 +32,20 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	384     64    waiterSlots  16 pids of writers blocked on the lock (holdlock.go)
 //	1024    160   state[0]     copy for even generations
 //	2048    160   state[1]     copy for odd generations
+//
+// The commit word (must not change): bits 16..63 are the generation of the current state
+// copy, bits 0..15 the tail count, the number of events appended after that copy by fast
+// appends (single events inside the active segment) that published themselves by adding 1
+// to the word instead of writing a new copy. A copy's gen field holds the commit word it
+// was published with (tail count 0).
+const (
+	tailBits = 16
+	tailMask = 1<<tailBits - 1
+)
+
+// copyIndex returns which state copy (0 or 1) the commit word c selects.
+func copyIndex(c uint64) uint64 { return c >> tailBits & 1 }
+
 const (
 	metaMagic         = "RLOGMETA" // must not change
 	metaVersion       = 1          // must not change
@@ -219,6 +233,22 @@ func stateFromWords(w *[stateWords]uint64) state {
 		firstSeq: w[6], activeSeq: w[7], writeOff: w[8], indexGen: w[9], indexCap: w[10],
 		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16], truncs: w[17], dirtyLow: w[18]}
 }
+
+// applyTail extends s, the state copy that the commit word c selects, with the events that
+// fast appends published after the copy (c's tail count): the ids [s.next, s.next+count),
+// all live, all in the active segment. s.gen becomes c. s.writeOff stays the copy's, a
+// lower bound of the real one until resolveWriteOff.
+func (s *state) applyTail(c uint64) {
+	s.gen = c
+	if n := c & tailMask; n != 0 {
+		s.next += n
+		s.newest = s.next - 1
+		s.live += n
+	}
+}
+
+// tail returns the number of events fast appends published after s's state copy.
+func (s *state) tail() uint64 { return s.gen & tailMask }
 
 // putState writes the 160 bytes of a state copy, CRC included, into dst (8-byte aligned).
 func putState(dst []byte, s *state) {

@@ -25,8 +25,7 @@ func init() { holdPoll.Store(int64(defaultHoldPoll)) }
 // holder runs the idle release of a retained lock. kick is nil until Open has finished
 // (and always without HoldLock): until then every write call releases the lock.
 type holder struct {
-	writes atomic.Uint64 // write calls that retained the lock
-	active atomic.Bool   // the releaser goroutine is polling
+	active atomic.Bool // the releaser goroutine is polling
 	kick   chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -106,7 +105,6 @@ func (l *Log) unlock() {
 			return
 		}
 	}
-	l.hold.writes.Add(1)
 	_ = l.lock.UnlockRetain()
 	if !l.hold.active.Load() {
 		select {
@@ -145,7 +143,9 @@ func (l *Log) releaser() {
 		}
 		h.active.Store(true)
 		for {
-			last := h.writes.Load()
+			// The commit word moves with every write call that changed the log; while
+			// this handle retains the lock, no other handle moves it.
+			last := atomic.LoadUint64(l.commit)
 			// Not a Go timer: those fire with about a millisecond of slack when the
 			// process is otherwise idle, which is what this poll is for.
 			preciseSleep(time.Duration(holdPoll.Load()))
@@ -154,7 +154,7 @@ func (l *Log) releaser() {
 				return
 			default:
 			}
-			if atomic.LoadUint32(l.lockWaiters()) != 0 || h.writes.Load() == last {
+			if atomic.LoadUint32(l.lockWaiters()) != 0 || atomic.LoadUint64(l.commit) == last {
 				_, _ = l.lock.Release()
 			}
 			if !l.lock.Retained() {

@@ -80,6 +80,9 @@ type Log struct {
 	prepWG      sync.WaitGroup
 	prepBusy    atomic.Bool
 	preparedSeq atomic.Uint64 // highest seq this handle has prepared + 1
+	// growPrefault is the index generation whose growth-copy range this handle is
+	// prefaulting in the background (0: none); the copy waits for it (copyDeferred).
+	growPrefault atomic.Uint64
 }
 
 // Open creates or opens the log in dir. Several processes may open, and create, the same
@@ -243,17 +246,23 @@ func (l *Log) mapMeta() error {
 	return nil
 }
 
-// loadState returns the committed state (the reader side of the commit protocol).
+// loadState returns the committed state (the reader side of the commit protocol): the
+// copy the commit word selects, extended by the commit word's tail count. Its writeOff is
+// the copy's (see resolveWriteOff).
 func (l *Log) loadState() state {
 	for {
-		g1 := atomic.LoadUint64(l.commit)
-		p := l.states[g1&1]
+		c1 := atomic.LoadUint64(l.commit)
+		p := l.states[copyIndex(c1)]
 		var w [stateWords]uint64
 		for i := range w {
 			w[i] = atomic.LoadUint64(&p[i])
 		}
-		if atomic.LoadUint64(l.commit) == g1 && w[0] == g1 {
-			return stateFromWords(&w)
+		// The copy is intact if the generation did not move while it was read; fast
+		// appends change only the tail count, so the newest count serves.
+		if c2 := atomic.LoadUint64(l.commit); c2&^tailMask == c1&^tailMask && w[0] == c1&^tailMask {
+			st := stateFromWords(&w)
+			st.applyTail(c2)
+			return st
 		}
 	}
 }
@@ -276,8 +285,8 @@ func (l *Log) loadView() view {
 // loadViewInto is loadView filling v in place (readers' hot path: no copy of the result).
 func (l *Log) loadViewInto(v *view) {
 	for {
-		g1 := atomic.LoadUint64(l.commit)
-		p := l.states[g1&1]
+		c1 := atomic.LoadUint64(l.commit)
+		p := l.states[copyIndex(c1)]
 		v.gen = atomic.LoadUint64(&p[0])
 		v.next = atomic.LoadUint64(&p[1])
 		v.oldest = atomic.LoadUint64(&p[2])
@@ -288,7 +297,13 @@ func (l *Log) loadViewInto(v *view) {
 		v.indexGen = atomic.LoadUint64(&p[9])
 		v.delStart = atomic.LoadUint64(&p[14])
 		v.delEnd = atomic.LoadUint64(&p[15])
-		if atomic.LoadUint64(l.commit) == g1 && v.gen == g1 {
+		if c2 := atomic.LoadUint64(l.commit); c2&^tailMask == c1&^tailMask && v.gen == c1&^tailMask {
+			v.gen = c2
+			if n := c2 & tailMask; n != 0 {
+				v.next += n
+				v.newest = v.next - 1
+				v.live += n
+			}
 			return
 		}
 	}
@@ -307,17 +322,19 @@ func (v *view) isLive(id EventID) bool {
 // lock.
 func (l *Log) checkedState() (state, error) {
 	path := join(l.dir, metaFileName)
-	g := atomic.LoadUint64(l.commit)
-	cur := *l.states[g&1]
-	if cur[0] == g && stateCRCValid(&cur) {
+	c := atomic.LoadUint64(l.commit)
+	cur := *l.states[copyIndex(c)]
+	if cur[0] == c&^tailMask && stateCRCValid(&cur) {
 		st := stateFromWords(&cur)
+		st.applyTail(c)
 		if msg := st.validate(l.opts.segmentSize); msg != "" {
-			return st, corruptf(path, int64(metaStateOff0+1024*(g&1)), "state %d: %s", g, msg)
+			return st, corruptf(path, int64(metaStateOff0+1024*copyIndex(c)), "state %#x: %s", c, msg)
 		}
 		return st, nil
 	}
 	// A power loss can tear the meta page: the commit word's sector may be newer than the
-	// state copies. Fall back to the valid copy with the highest generation.
+	// state copies. Fall back to the valid copy with the highest generation, without the
+	// tail count (the events of a tail are never synced: Sync folds them into a copy).
 	if !l.opts.readOnly {
 		var best *state
 		for i := range l.states {
@@ -327,7 +344,7 @@ func (l *Log) checkedState() (state, error) {
 			}
 			// A copy must sit in the slot its generation selects, or the commit word set to
 			// it would select the other copy and readers would never see a match.
-			if st := stateFromWords(&w); st.gen&1 == uint64(i) && st.validate(l.opts.segmentSize) == "" && (best == nil || st.gen > best.gen) {
+			if st := stateFromWords(&w); st.tail() == 0 && copyIndex(st.gen) == uint64(i) && st.validate(l.opts.segmentSize) == "" && (best == nil || st.gen > best.gen) {
 				best = &st
 			}
 		}
@@ -336,14 +353,23 @@ func (l *Log) checkedState() (state, error) {
 			return *best, nil
 		}
 	}
-	return state{}, corruptf(path, int64(metaStateOff0+1024*(g&1)), "state %d: bad checksum or generation", g)
+	return state{}, corruptf(path, int64(metaStateOff0+1024*copyIndex(c)), "state %#x: bad checksum or generation", c)
 }
 
 // commitState publishes s as the next generation (the writer side of the commit
-// protocol). The caller holds the lock.
+// protocol), with a tail count of 0. The caller holds the lock.
 func (l *Log) commitState(s *state) {
-	s.gen = atomic.LoadUint64(l.commit) + 1
-	s.put(l.states[s.gen&1])
+	s.gen = (atomic.LoadUint64(l.commit) | tailMask) + 1
+	s.put(l.states[copyIndex(s.gen)])
+	atomic.StoreUint64(l.commit, s.gen)
+}
+
+// publishTail publishes the event that a fast append added to s (next, newest, live and
+// writeOff already advanced, and nothing else changed) by adding 1 to the commit word's
+// tail count, with one atomic store: no state copy is written. The caller holds the lock,
+// and s is the committed state (s.gen is the commit word) with s.tail() < tailMask.
+func (l *Log) publishTail(s *state) {
+	s.gen++
 	atomic.StoreUint64(l.commit, s.gen)
 }
 

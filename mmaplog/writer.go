@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"fmt"
 	"math/bits"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/ringlog/ringlog/ringindex"
@@ -45,10 +46,11 @@ func (l *Log) begin() (*wtx, error) {
 	w.l, w.cur = l, nil
 	w.pinned, w.unlink, w.retire = w.pinned[:0], w.unlink[:0], w.retire[:0]
 	// The state this handle committed last (still in w.st) is current unless another
-	// writer committed since: only lock holders move the commit word. Its index mapping
-	// (w.idx) is then current too, unless a growth is running.
-	if g := atomic.LoadUint64(l.commit); !l.wbufOK || w.st.gen != g || w.st.migGen != 0 || w.idx == nil {
-		if !l.wbufOK || w.st.gen != g {
+	// writer committed since: only lock holders move the commit word. Its index mappings
+	// (w.idx, and w.mig during a growth) are then current too.
+	if g := atomic.LoadUint64(l.commit); !l.wbufOK || w.st.gen != g || w.idx == nil || (w.st.migGen != 0 && w.mig == nil) {
+		reloaded := !l.wbufOK || w.st.gen != g
+		if reloaded {
 			w.st = l.loadState()
 		}
 		if err := w.openIndexes(); err != nil {
@@ -56,6 +58,9 @@ func (l *Log) begin() (*wtx, error) {
 			w.idx, w.mig = nil, nil
 			w.abort()
 			return nil, err
+		}
+		if reloaded {
+			l.resolveWriteOff(&w.st)
 		}
 	}
 	l.wbufOK = false // w.st changes from here on; commit sets it again
@@ -77,6 +82,55 @@ func (w *wtx) openIndexes() error {
 		}
 	}
 	return nil
+}
+
+// resolveWriteOff sets st.writeOff, loaded from the state copy, when fast appends published
+// events after the copy (st.tail() > 0): they all lie in the active segment, so the write
+// offset is the end of the record of st.newest. If that record cannot be read (a corrupt
+// or lost tail, which Open's repair then cuts), the rest of the active segment is given
+// up: the next append goes to a new segment, so nothing published is ever overwritten.
+// The caller does not hold segMu.
+func (l *Log) resolveWriteOff(st *state) {
+	if st.tail() == 0 {
+		return
+	}
+	if l.rlock() != nil {
+		st.writeOff = l.opts.segmentSize
+		return
+	}
+	defer l.segMu.RUnlock()
+	idx, err := l.indexFor(st.indexGen)
+	if err != nil {
+		st.writeOff = l.opts.segmentSize
+		return
+	}
+	st.writeOff = l.tailEnd(st, idx)
+}
+
+// tailEnd returns the end of the record of st.newest, or the segment size if that is not a
+// valid record of the active segment at or after the copy's write offset. The caller holds
+// segMu for reading.
+func (l *Log) tailEnd(st *state, idx *ringindex.Index) (end uint64) {
+	end = l.opts.segmentSize
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			_ = faultError(r) // re-panics anything but a memory fault
+			end = l.opts.segmentSize
+		}
+	}()
+	slot := idx.Load(st.newest)
+	if slot.IsZero() || slot.Tombstoned() || slot.FullSeq(st.activeSeq) != st.activeSeq || slot.Offset() < st.writeOff {
+		return end
+	}
+	seg, err := l.lookupSegment(st.activeSeq)
+	if err != nil {
+		return end
+	}
+	if p, msg := decodeRecord(seg.data, slot.Offset(), st.newest, l.opts.maxEventSize); msg == "" {
+		end = slot.Offset() + recordSize(len(p))
+	}
+	return end
 }
 
 // commit publishes the state built so far.
@@ -219,20 +273,44 @@ func (w *wtx) startGrowth(base, span uint64) error {
 	if w.mig, err = w.l.mapIndex(gen, false); err != nil {
 		return err
 	}
-	w.l.prefaultIndex(w.mig, w.st.next, w.st.next+newCap/2)
+	w.l.prefaultIndex(w.mig, gen, base, w.st.next, w.st.next+newCap/2)
 	w.st.migGen, w.st.migCap, w.st.migNext = gen, newCap, base
 	return nil
 }
 
-// prefaultIndex faults in, in the background, the pages of a new index generation that
-// hold the slots of ids [from, to): the ids appended before the next growth is due.
-// Otherwise the appends take a page fault (and an extent conversion) every 512 slots.
-// Close of the index waits for it (PrefaultRange holds the index's read lock).
-func (l *Log) prefaultIndex(x *ringindex.Index, from, to EventID) {
+// prefaultIndex faults in, in the background, the pages of the new index generation gen
+// that the growth will write: first those of the ids [base, next) that the copy fills,
+// then those of [next, end), the ids appended before the next growth is due. Otherwise
+// the copy and the appends take a page fault (and an extent conversion) every 512 slots.
+// The copy waits until the first range is done (copyDeferred). Close of the index waits
+// for it (PrefaultRange holds the index's read lock).
+func (l *Log) prefaultIndex(x *ringindex.Index, gen uint64, base, next, end EventID) {
 	if l.opts.noPrefault {
 		return
 	}
-	go func() { _ = x.PrefaultRange(from, to) }()
+	l.growPrefault.Store(gen)
+	hook := indexPrefaultHook
+	go func() {
+		if hook != nil {
+			hook()
+		}
+		_ = x.PrefaultRange(base, next)
+		l.growPrefault.CompareAndSwap(gen, 0)
+		_ = x.PrefaultRange(next, end)
+	}()
+}
+
+// indexPrefaultHook, when set (by tests, before Open), runs at the start of each index
+// prefault goroutine, before the growth copy may begin.
+var indexPrefaultHook func()
+
+// copyDeferred reports whether the growth copy waits for this handle's prefault of its
+// range, which it may while the span to end stays within 3/4 of the old capacity: from
+// there on, at least 4 copies per appended id finish the copy (at most 3/4 of the
+// capacity) before the span reaches the capacity (docs/FORMAT.md section 4).
+func (w *wtx) copyDeferred(end EventID) bool {
+	st := &w.st
+	return st.migGen != 0 && w.l.growPrefault.Load() == st.migGen && end-w.base(end) <= st.indexCap/4*3
 }
 
 // copySlots advances the growth by up to quota slots (from migNext, or base if higher) and
