@@ -191,7 +191,7 @@ func TestGrowthCopyWaitsForPrefault(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			defer open() // before Close
+			defer open()                   // before Close
 			appendTail(t, l, capacity/2+1) // the last one starts the growth
 			st := l.loadState()
 			if st.migGen == 0 {
