@@ -11,6 +11,11 @@ import (
 // id must equal NextEventID(); on an empty log it may be any id >= NextEventID(). Otherwise
 // the error is an *IDError (errors.Is(err, ErrOutOfOrder)) and nothing is written.
 func (l *Log) AppendWithID(id EventID, event []byte) error {
+	if l.hold.kick != nil && l.opts.sync != SyncAlways {
+		if _, ok := l.appendHeld(id, true, event); ok {
+			return nil
+		}
+	}
 	one := [1][]byte{event}
 	_, err := l.appendBatch(id, true, one[:])
 	return err
@@ -27,6 +32,11 @@ func (l *Log) AppendBatchWithIDs(first EventID, events [][]byte) error {
 // Append appends one event with the id NextEventID() has under the write lock, and returns
 // it. Use it when several writers share a log and none allocates ids.
 func (l *Log) Append(event []byte) (EventID, error) {
+	if l.hold.kick != nil && l.opts.sync != SyncAlways {
+		if id, ok := l.appendHeld(0, false, event); ok {
+			return id, nil
+		}
+	}
 	one := [1][]byte{event}
 	return l.appendBatch(0, false, one[:])
 }
@@ -56,11 +66,6 @@ func (l *Log) checkBatch(events [][]byte) error {
 }
 
 func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID, error) {
-	if len(events) == 1 && l.hold.kick != nil && l.opts.sync != SyncAlways {
-		if id, ok := l.appendHeld(first, withID, events[0]); ok {
-			return id, nil
-		}
-	}
 	if l.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -150,8 +155,9 @@ func (w *wtx) fastFits(first EventID, size uint64) bool {
 func (w *wtx) putOne(first EventID, e []byte, size uint64) (ok bool) {
 	st := &w.st
 	off := st.writeOff
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	old := debug.SetPanicOnFault(true)
 	defer func() {
+		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
 			_ = faultError(r) // re-panics anything but a memory fault
 			ok = false

@@ -94,6 +94,16 @@ func (l *Log) healWaiters() {
 // unlock ends a write call: it keeps the OS lock under HoldLock when nobody waits for it,
 // and releases it otherwise.
 func (l *Log) unlock() {
+	// The common case of a busy holder first, small enough to be inlined.
+	if l.hold.active.Load() && atomic.LoadUint32(l.lockWaiters()) == 0 && !l.closed.Load() {
+		_ = l.lock.UnlockRetain()
+		return
+	}
+	l.unlockSlow()
+}
+
+// unlockSlow is unlock's general case.
+func (l *Log) unlockSlow() {
 	if l.hold.kick == nil || l.closed.Load() {
 		_ = l.lock.Unlock()
 		return

@@ -27,9 +27,14 @@ func (l *Log) tailWaiters() *uint32 { return (*uint32)(unsafe.Pointer(&l.meta[me
 // at least one of them sees the other's store, so no wake-up is lost.
 func (l *Log) notifyTail() {
 	if atomic.LoadUint32(l.tailWaiters()) != 0 {
-		atomic.AddUint32(l.tailSeq(), 1)
-		wakeAll(l.tailSeq())
+		l.wakeTail()
 	}
+}
+
+// wakeTail is the rest of notifyTail, out of line so that notifyTail is inlined.
+func (l *Log) wakeTail() {
+	atomic.AddUint32(l.tailSeq(), 1)
+	wakeAll(l.tailSeq())
 }
 
 // Wait blocks until event id has been appended (id < NextEventID()), by any handle in any

@@ -191,8 +191,9 @@ func TestGrowthCopyWaitsForPrefault(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			defer open()                   // before Close
-			appendTail(t, l, capacity/2+1) // the last one starts the growth
+			defer open() // runs before Close
+			// The last of these appends starts the growth.
+			appendTail(t, l, capacity/2+1)
 			st := l.loadState()
 			if st.migGen == 0 {
 				t.Fatalf("no growth after %d appends to a %d-slot index", capacity/2+1, capacity)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 
 	"github.com/ringlog/ringlog/ringindex"
@@ -155,19 +156,31 @@ func (w *wtx) end() {
 		_ = removeIfExists(w.l.segmentPath(seq))
 	}
 	if len(w.retire) > 0 {
-		// The old index file may go only once the state that stops naming it is on disk
-		// (the meta page may otherwise reach the disk after the unlink).
-		if msync(w.l.meta[:metaSize]) == nil {
-			for _, gen := range w.retire {
-				_ = removeIfExists(join(w.l.dir, ringindex.FileName(gen)))
-			}
-		}
+		w.l.retireIndexes(slices.Clone(w.retire))
 	}
 	// Still under the writer lock: w's buffers belong to the next write call after it.
 	if len(w.unlink) > 0 {
 		w.l.dropSegments(w.st.firstSeq, w.unlink)
 	}
 	w.l.unlock()
+}
+
+// retireIndexes deletes the files of index generations that the committed state no
+// longer names, in the background: a file may go only once the state that stops naming it
+// is on disk (the meta page could otherwise reach the disk after the unlink), and that
+// msync takes milliseconds, which the append that finished a growth should not wait for.
+// No state names these generations again (generations only grow), so the unlink needs no
+// lock. Close waits for it.
+func (l *Log) retireIndexes(gens []uint64) {
+	l.prepWG.Add(1)
+	go func() {
+		defer l.prepWG.Done()
+		if msync(l.meta[:metaSize]) == nil {
+			for _, gen := range gens {
+				_ = removeIfExists(join(l.dir, ringindex.FileName(gen)))
+			}
+		}
+	}()
 }
 
 // abort drops the lock without committing anything.
@@ -322,9 +335,13 @@ func (w *wtx) copySlots(base, quota uint64) {
 	if w.st.migNext < base {
 		w.st.migNext = base
 	}
-	for ; w.st.migNext < w.st.next && quota > 0; quota-- {
-		w.mig.Store(w.st.migNext, w.idx.Load(w.st.migNext))
-		w.st.migNext++
+	if w.st.migNext < w.st.next {
+		end := w.st.next
+		if end-w.st.migNext > quota {
+			end = w.st.migNext + quota
+		}
+		w.mig.CopyFrom(w.idx, w.st.migNext, end)
+		w.st.migNext = end
 	}
 	if w.st.migNext >= w.st.next {
 		// Events below the recovery point must stay readable after a power loss even if the

@@ -190,6 +190,23 @@ func (x *Index) Store(id uint64, s Slot) {
 	}
 }
 
+// CopyFrom copies the slots of the ids in [fromID, toID) from src into x (both rings may
+// have any capacities that hold the range), a run of contiguous slots at a time: what an
+// online growth does, far cheaper than a Load and a Store per slot. Readers must not use
+// x's slots of that range meanwhile (a growth target is read by no one until it becomes
+// the current index). The same rules as Store apply to the caller.
+func (x *Index) CopyFrom(src *Index, fromID, toID uint64) {
+	if !x.writable {
+		panic("ringindex: CopyFrom into a read-only index")
+	}
+	for id := fromID; id < toID; {
+		s, d := id&src.mask, id&x.mask
+		n := min(toID-id, uint64(len(src.slots))-s, uint64(len(x.slots))-d)
+		copy(x.slots[d:d+n], src.slots[s:s+n])
+		id += n
+	}
+}
+
 // SyncRange flushes (msync MS_SYNC) the pages holding the slots of the ids in
 // [fromID, toID) to the file. The range may wrap around the ring; a range of
 // Capacity ids or more flushes every slot; an empty range (toID <= fromID)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -307,5 +308,38 @@ func TestOpenMissing(t *testing.T) {
 	_, err := ringindex.Open(filepath.Join(t.TempDir(), "nope"), testLogID, false)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open missing file: %v", err)
+	}
+}
+
+// CopyFrom copies exactly the slots of the ids asked for, across the wrap-around of
+// either ring, and leaves every other slot alone.
+func TestCopyFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(uint64(*seed), 2))
+	t.Logf("seed %d", *seed)
+	src, _ := create(t, 1024)
+	for _, dstCap := range []uint64{1024, 2048, 8192} {
+		for range 50 {
+			dst, _ := create(t, dstCap)
+			from := rng.Uint64N(1 << 20)
+			to := from + rng.Uint64N(1025)
+			for id := from; id < from+1024; id++ {
+				src.Store(id, ringindex.MakeSlot(id>>10, 64+8*(id&0x3ff)))
+			}
+			const marker = ringindex.Slot(0x5a5a5a5a)
+			for id := from - min(from, 64); id < from+dstCap; id++ {
+				dst.Store(id, marker)
+			}
+			dst.CopyFrom(src, from, to)
+			for id := from; id < from+dstCap; id++ {
+				want := marker
+				if id < to {
+					want = src.Load(id)
+				}
+				if got := dst.Load(id); got != want {
+					t.Fatalf("capacity %d, CopyFrom [%d, %d): slot of %d = %#x, want %#x", dstCap, from, to, id, got, want)
+				}
+			}
+			dst.Close()
+		}
 	}
 }

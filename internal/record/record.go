@@ -31,7 +31,7 @@ const (
 	Align = 8
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Size returns the bytes a record with a payload of n bytes occupies, padding included.
 func Size(n int) uint64 {
@@ -42,7 +42,7 @@ func Size(n int) uint64 {
 // bytes (the crc field itself, rec[0:4], is not read). One contiguous run keeps it to a
 // single pass of the CRC instruction.
 func CRC(rec []byte) uint32 {
-	return crc32.Update(CRCSeed, castagnoli, rec[4:])
+	return castagnoli(CRCSeed, rec[4:])
 }
 
 // Put writes a record for id and payload at dst[0:], payload first and header last. dst
