@@ -133,19 +133,38 @@ func (w *wtx) appendOneGuarded(first EventID, events [][]byte) bool {
 }
 
 // fastFits reports whether event first, of record size size, can take the fast path:
-// it fits in the active segment, which the handle pins, on a log with live events, with
-// room in the commit word's tail count, no pending delete, and no index growth due or
-// copying (a growth whose copy waits for its prefault lets it through).
+// first is below fastUntil and the record fits in the rest of the active segment.
 func (w *wtx) fastFits(first EventID, size uint64) bool {
+	return first < w.fastUntil() && size <= w.l.opts.segmentSize-w.st.writeOff
+}
+
+// fastUntil returns the id below which single events may take the fast path on the state
+// w.st: on a log with live events whose active segment the handle pins, with no pending
+// delete, until the commit word's tail count is full and until an index growth is due (or,
+// while a growth runs, as long as its copy waits for the prefault: copyDeferred). It
+// returns 0 when the fast path is closed. Single appends do not move the bound: they add 1
+// to the tail count and to next together.
+func (w *wtx) fastUntil() EventID {
 	st, seg := &w.st, w.l.wseg
-	if st.live == 0 || seg == nil || seg.seq != st.activeSeq || st.tail() == tailMask ||
-		size > w.l.opts.segmentSize-st.writeOff || st.pendingDelete() {
-		return false
+	if st.live == 0 || seg == nil || seg.seq != st.activeSeq || st.pendingDelete() || w.idx == nil {
+		return 0
 	}
+	until := satAdd(st.next-st.tail(), tailMask)
 	if st.migGen == 0 {
-		return first+1-st.oldest <= st.indexCap/2 // else a growth is due
+		return min(until, satAdd(st.oldest, st.indexCap/2)) // a growth is due from there
 	}
-	return w.mig != nil && w.copyDeferred(first+1)
+	if w.mig == nil || !w.copyDeferred(st.next+1) {
+		return 0
+	}
+	return min(until, satAdd(st.oldest, st.indexCap/4*3)) // where copyDeferred ends
+}
+
+// satAdd returns a+b, or the largest id if that overflows.
+func satAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return Latest - 1
+	}
+	return a + b
 }
 
 // putOne writes the record of event first at the write offset of the pinned active
@@ -172,30 +191,39 @@ func (w *wtx) putOne(first EventID, e []byte, size uint64) (ok bool) {
 // appendHeld is the fast path of Append and AppendWithID on a handle that retains the
 // writer lock (HoldLock) and committed last: no system call, no state copy, three locked
 // instructions (the mutex, the commit word). It reports false, having done nothing, when
-// the general path must run (including every error case, which that path reports).
+// the general path must run (including every error case, which that path reports). The
+// bound of fastUntil is computed once per committed state (l.fastUntil).
 func (l *Log) appendHeld(first EventID, withID bool, e []byte) (EventID, bool) {
 	if uint64(len(e)) > l.opts.maxEventSize || !l.lock.LockRetained() {
 		return 0, false
 	}
 	w := &l.wbuf
+	st := &w.st
 	if !withID {
-		first = w.st.next
+		first = st.next
 	}
 	size := recordSize(len(e))
 	// wbufOK and an unmoved commit word: w.st and w.idx are the committed state.
-	if l.closed.Load() || !l.wbufOK || w.idx == nil || atomic.LoadUint64(l.commit) != w.st.gen ||
-		first != w.st.next || first+1 == Latest || !w.fastFits(first, size) {
+	if !l.wbufOK || atomic.LoadUint64(l.commit) != st.gen || first != st.next || l.closed.Load() {
 		_ = l.lock.UnlockRetain()
 		return 0, false
 	}
-	w.l = l
+	if l.fastUntil == 0 {
+		w.l = l
+		l.fastUntil = w.fastUntil()
+	}
+	if first >= l.fastUntil || size > l.opts.segmentSize-st.writeOff ||
+		(st.migGen != 0 && l.growPrefault.Load() != st.migGen) {
+		_ = l.lock.UnlockRetain()
+		return 0, false
+	}
 	if !w.putOne(first, e, size) {
 		_ = l.lock.UnlockRetain()
 		return 0, false
 	}
-	l.publishTail(&w.st)
+	l.publishTail(st)
 	l.notifyTail()
-	if l.preparedSeq.Load() <= w.st.activeSeq+1 {
+	if l.preparedSeq.Load() <= st.activeSeq+1 && !l.prepBusy.Load() {
 		w.afterAppend()
 	}
 	l.unlock()

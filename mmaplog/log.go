@@ -73,6 +73,9 @@ type Log struct {
 	// wbufOK reports that wbuf.st is the state this handle committed last (set by commit,
 	// cleared when a write call starts changing it); only under the writer lock.
 	wbufOK bool
+	// fastUntil caches wbuf.fastUntil() for appendHeld while wbufOK holds (0: not
+	// computed); every commit of a new state copy and every move of wseg resets it.
+	fastUntil EventID
 
 	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
 	sy     syncer       // group commit (sync.go)

@@ -65,6 +65,7 @@ func (l *Log) begin() (*wtx, error) {
 		}
 	}
 	l.wbufOK = false // w.st changes from here on; commit sets it again
+	l.fastUntil = 0
 	if w.st.pendingDelete() {
 		w.finishInteriorDelete()
 	}
@@ -138,6 +139,7 @@ func (l *Log) tailEnd(st *state, idx *ringindex.Index) (end uint64) {
 func (w *wtx) commit() {
 	w.l.commitState(&w.st)
 	w.l.wbufOK = true
+	w.l.fastUntil = 0
 }
 
 // end releases pins and the lock, then deletes the files the committed state no longer
@@ -208,6 +210,7 @@ func (w *wtx) keepActive() {
 		l.releaseSegment(l.wseg.seq)
 	}
 	l.wseg = s
+	l.fastUntil = 0
 }
 
 // segment returns seq's mapping, pinned until end.
