@@ -209,8 +209,7 @@ func (l *Log) appendHeld(first EventID, withID bool, e []byte) (EventID, bool) {
 		return 0, false
 	}
 	if l.fastUntil == 0 {
-		w.l = l
-		l.fastUntil = w.fastUntil()
+		l.fastUntil = w.fastUntil() // w.l is l since the begin that made wbufOK true
 	}
 	if first >= l.fastUntil || size > l.opts.segmentSize-st.writeOff ||
 		(st.migGen != 0 && l.growPrefault.Load() != st.migGen) {

@@ -25,8 +25,9 @@
 // The files are fixed-size segments (Options.SegmentSize), preallocated and mapped
 // shared; an index file of 8-byte slots used as a ring (the slot of an id is computed,
 // never searched, and the index grows online); and a meta file holding the committed
-// state in two copies selected by one atomic commit word. docs/FORMAT.md describes every
-// byte and the publication protocol.
+// state in two copies selected by one atomic commit word. A single append inside the
+// active segment publishes itself by adding 1 to that word (its tail count) instead of
+// writing a new copy. docs/FORMAT.md describes every byte and the publication protocol.
 //
 // # Caveats
 //
