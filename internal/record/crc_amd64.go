@@ -2,7 +2,6 @@ package record
 
 import (
 	"hash/crc32"
-	"sync"
 
 	"golang.org/x/sys/cpu"
 )
@@ -36,12 +35,8 @@ const (
 
 // castagnoliK[n] is x^(64n-33) mod P, bit-reflected like a CRC register (bit 31 is x^0),
 // for P the Castagnoli polynomial: PCLMULQDQ of a raw CRC state with it, reduced by a
-// CRC32Q, shifts the state past n zero words. castagnoliK[0] is unused. It is built on
-// the first call of castagnoli3.
-var (
-	castagnoliK     [maxSegWords + 1]uint64
-	castagnoliKOnce sync.Once
-)
+// CRC32Q, shifts the state past n zero words. castagnoliK[0] is unused.
+var castagnoliK = makeCastagnoliK()
 
 func makeCastagnoliK() (k [maxSegWords + 1]uint64) {
 	r := uint32(1 << 31) // x^0
@@ -61,23 +56,30 @@ func makeCastagnoliK() (k [maxSegWords + 1]uint64) {
 	return k
 }
 
+// tripleMinLen is the shortest input castagnoli gives to castagnoliTriple: below it the
+// three chains measured no faster than one (BenchmarkCastagnoli: 17.1 against 18.5 ns at
+// 140 bytes, slower from 44 to 100 bytes), from 524 bytes up about twice as fast.
+const tripleMinLen = 512
+
 // castagnoli3 is castagnoli with three interleaved chains of CRC32 instructions
-// (castagnoliTriple) where the CPU has PCLMULQDQ. It is not what castagnoli uses: on the
-// record sizes that matter (28 to 600 bytes, 140 typical) it measured no faster than the
-// single chain, and slower at 44 to 100 bytes (see BenchmarkCastagnoli, impl=triple); it
-// is about twice as fast from 524 bytes up.
+// (castagnoliTriple) at every length, where the CPU has PCLMULQDQ.
 func castagnoli3(crc uint32, p []byte) uint32 {
 	if !haveTriple {
 		return castagnoliSerial(crc, p)
 	}
-	castagnoliKOnce.Do(func() { castagnoliK = makeCastagnoliK() })
 	return castagnoliTriple(crc, p)
 }
 
 // castagnoli returns crc32.Update(crc, castagnoli table, p). Records are short (a header
 // and an event), so the standard library's dispatch costs about as many instructions as
-// the checksum itself; with SSE4.2 this calls the CRC32 instruction loop directly.
-func castagnoli(crc uint32, p []byte) uint32 { return castagnoliSerial(crc, p) }
+// the checksum itself: this calls a CRC32 instruction loop directly, one chain for short
+// inputs, three interleaved chains from tripleMinLen bytes.
+func castagnoli(crc uint32, p []byte) uint32 {
+	if len(p) >= tripleMinLen && haveTriple {
+		return castagnoliTriple(crc, p)
+	}
+	return castagnoliSerial(crc, p)
+}
 
 // castagnoliSerial is castagnoli's single chain of CRC32 instructions.
 func castagnoliSerial(crc uint32, p []byte) uint32 {
