@@ -140,8 +140,8 @@ func (l *Log) stopHolder() {
 	l.hold.wg.Wait()
 }
 
-// releaser drops the retained lock when a writer waits for it or when the handle has made
-// no write call for holdPoll.
+// releaser drops the retained lock when a writer waits for it or when the handle has
+// changed nothing (the commit word did not move) for holdPoll.
 func (l *Log) releaser() {
 	h := &l.hold
 	defer h.wg.Done()
