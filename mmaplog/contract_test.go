@@ -1400,18 +1400,6 @@ func ctFindPayload(t *testing.T, dir string, p []byte) (string, int) {
 	return path, off
 }
 
-func ctPatch(t *testing.T, path string, off int64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestContractCorruptMeta(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -1434,7 +1422,7 @@ func TestContractCorruptMeta(t *testing.T) {
 			}
 			l.Close()
 			meta := filepath.Join(dir, "meta")
-			ctPatch(t, meta, c.off, c.bytes)
+			mmaplog.PatchFile(t, meta, c.off, c.bytes)
 			before, _ := os.ReadFile(meta)
 			files := ctFiles(t, dir)
 			l, err = mmaplog.Open(dir, nil)
@@ -1476,7 +1464,7 @@ func TestContractCorruptRecord(t *testing.T) {
 	}
 	const bad = 100 // far from the newest 4096 events: Open does not validate it
 	path, off := ctFindPayload(t, dir, ctPayload(bad, size))
-	ctPatch(t, path, int64(off+size-1), []byte{'#'})
+	mmaplog.PatchFile(t, path, int64(off+size-1), []byte{'#'})
 
 	l = ctOpen(t, dir, nil)
 	if nx := ctNext(t, l); nx != n {
@@ -1534,7 +1522,7 @@ func TestContractCorruptUnsyncedTailIsCut(t *testing.T) {
 	}
 	const bad = 990
 	path, off := ctFindPayload(t, dir, ctPayload(bad, size))
-	ctPatch(t, path, int64(off), []byte{'#'})
+	mmaplog.PatchFile(t, path, int64(off), []byte{'#'})
 	l = ctOpen(t, dir, nil)
 	if nx := ctNext(t, l); nx != bad {
 		t.Fatalf("NextEventID after reopen = %d, want the log cut at %d", nx, bad)
@@ -1574,7 +1562,7 @@ func TestContractSyncedNextAfterSuffixDelete(t *testing.T) {
 	}
 	const bad = 150
 	path, off := ctFindPayload(t, dir, ctPayload(bad+1_000_000, size))
-	ctPatch(t, path, int64(off), []byte{'#'})
+	mmaplog.PatchFile(t, path, int64(off), []byte{'#'})
 	l = ctOpen(t, dir, nil)
 	if nx := ctNext(t, l); nx != bad {
 		_, gerr := l.Get(bad)

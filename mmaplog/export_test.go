@@ -1,7 +1,9 @@
 package mmaplog
 
 import (
+	"os"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -25,4 +27,17 @@ func SetHoldPoll(d time.Duration) time.Duration {
 // (for tests that run no writer meanwhile).
 func (l *Log) loadStateCopy() state {
 	return stateFromWords(l.states[copyIndex(atomic.LoadUint64(l.commit))])
+}
+
+// PatchFile overwrites len(b) bytes of the file at path at off (tests that damage a log).
+func PatchFile(t testing.TB, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -139,12 +138,12 @@ func TestTailWithBadNewestMovesToNextSegment(t *testing.T) {
 			switch damage {
 			case "slot zeroed":
 				path := filepath.Join(dir, ringindex.FileName(st.indexGen))
-				patchFile(t, path, ringindex.HeaderSize+int64(ringindex.SlotSize*(st.newest&(st.indexCap-1))), make([]byte, 8))
+				PatchFile(t, path, ringindex.HeaderSize+int64(ringindex.SlotSize*(st.newest&(st.indexCap-1))), make([]byte, 8))
 			case "record checksum":
 				path := filepath.Join(dir, segmentFileName(st.activeSeq))
 				var crc [4]byte
 				binary.LittleEndian.PutUint32(crc[:], 0xdeadbeef)
-				patchFile(t, path, int64(slot.Offset()), crc[:])
+				PatchFile(t, path, int64(slot.Offset()), crc[:])
 			}
 			l, err = Open(dir, opts)
 			if err != nil {
@@ -158,19 +157,6 @@ func TestTailWithBadNewestMovesToNextSegment(t *testing.T) {
 				t.Fatalf("active segment %d after appending to a tail cut at an unreadable newest record, want %d", got, st.activeSeq+1)
 			}
 		})
-	}
-}
-
-// patchFile overwrites len(b) bytes of the file at path at off.
-func patchFile(t *testing.T, path string, off int64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
 	}
 }
 
