@@ -75,7 +75,10 @@ func castagnoli3(crc uint32, p []byte) uint32 {
 // the checksum itself: this calls a CRC32 instruction loop directly, one chain for short
 // inputs, three interleaved chains from tripleMinLen bytes.
 func castagnoli(crc uint32, p []byte) uint32 {
-	if len(p) >= tripleMinLen && haveTriple {
+	if len(p) < tripleMinLen && haveSSE42 {
+		return castagnoliSSE42(crc, p) // the common case: one call to the loop
+	}
+	if haveTriple {
 		return castagnoliTriple(crc, p)
 	}
 	return castagnoliSerial(crc, p)
