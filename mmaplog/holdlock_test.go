@@ -117,3 +117,32 @@ func BenchmarkAppendHoldLock(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendHoldLockRetention is a lone HoldLock writer in the steady state of a ring:
+// it keeps the newest 1M events, deleting the older ones every 65,536 appends with the timer
+// stopped, so the kernel recycles the pages of the deleted segments for the ones the handle
+// prepares in the background, on the other core, while the writer appends.
+func BenchmarkAppendHoldLockRetention(b *testing.B) {
+	l, err := mmaplog.Open(b.TempDir(), &mmaplog.Options{HoldLock: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ev := make([]byte, 128)
+	const keep = 1 << 20
+	b.SetBytes(128)
+	b.ReportAllocs()
+	for b.Loop() {
+		id, err := l.Append(ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if id%65536 == 0 && id >= keep {
+			b.StopTimer()
+			if _, err := l.DeleteRange(0, id-keep); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+}
