@@ -240,10 +240,16 @@ func stateFromWords(w *[stateWords]uint64) state {
 // lower bound of the real one until resolveWriteOff.
 func (s *state) applyTail(c uint64) {
 	s.gen = c
+	extendByTail(c, &s.next, &s.newest, &s.live)
+}
+
+// extendByTail adds the tail count of the commit word c to a state's next, newest and
+// live, loaded from the copy c selects (docs/FORMAT.md section 2).
+func extendByTail(c uint64, next, newest, live *uint64) {
 	if n := c & tailMask; n != 0 {
-		s.next += n
-		s.newest = s.next - 1
-		s.live += n
+		*next += n
+		*newest = *next - 1
+		*live += n
 	}
 }
 

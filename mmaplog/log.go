@@ -302,11 +302,7 @@ func (l *Log) loadViewInto(v *view) {
 		v.delEnd = atomic.LoadUint64(&p[15])
 		if c2 := atomic.LoadUint64(l.commit); c2&^tailMask == c1&^tailMask && v.gen == c1&^tailMask {
 			v.gen = c2
-			if n := c2 & tailMask; n != 0 {
-				v.next += n
-				v.newest = v.next - 1
-				v.live += n
-			}
+			extendByTail(c2, &v.next, &v.newest, &v.live)
 			return
 		}
 	}
