@@ -213,3 +213,32 @@ func TestGrowthCopyWaitsForPrefault(t *testing.T) {
 		})
 	}
 }
+
+// The writer that completes an index growth deletes the file of the old generation itself
+// (in the background, after the meta page naming the new one is on disk; Close waits for
+// it): once the handle is closed, only the generations the state names are left, without
+// the orphan collection of a later Open.
+func TestRetiredIndexFilesDeletedByTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, &Options{IndexCapacity: 1024, NoPrefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendTail(t, l, 5000) // growths to 2048, 4096, 8192 and 16384 slots
+	st := l.loadState()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "index-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1
+	if st.migGen != 0 {
+		want = 2
+	}
+	t.Logf("index generation %d (capacity %d, growth gen %d) after 5000 appends; index files: %d", st.indexGen, st.indexCap, st.migGen, len(names))
+	if st.indexGen < 4 || len(names) != want {
+		t.Fatalf("index generation %d, files %v: want generation >= 4 and only the %d the state names", st.indexGen, names, want)
+	}
+}
