@@ -61,15 +61,6 @@ func makeCastagnoliK() (k [maxSegWords + 1]uint64) {
 // 140 bytes, slower from 44 to 100 bytes), from 524 bytes up about twice as fast.
 const tripleMinLen = 512
 
-// castagnoli3 is castagnoli with three interleaved chains of CRC32 instructions
-// (castagnoliTriple) at every length, where the CPU has PCLMULQDQ.
-func castagnoli3(crc uint32, p []byte) uint32 {
-	if !haveTriple {
-		return castagnoliSerial(crc, p)
-	}
-	return castagnoliTriple(crc, p)
-}
-
 // castagnoli returns crc32.Update(crc, castagnoli table, p). Records are short (a header
 // and an event), so the standard library's dispatch costs about as many instructions as
 // the checksum itself: this calls a CRC32 instruction loop directly, one chain for short
