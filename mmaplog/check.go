@@ -10,6 +10,10 @@ import (
 	"github.com/ringlog/ringlog/ringindex"
 )
 
+// checkProgressEvery is how many live events CheckProgress verifies between two calls of
+// its progress function.
+const checkProgressEvery = 1 << 14
+
 // Problem is one thing Check found wrong.
 type Problem struct {
 	// Path is the file concerned, Offset the byte offset in it (-1 when not applicable).
@@ -56,7 +60,11 @@ func (r *Report) add(path string, off int64, id EventID, hasID bool, format stri
 // Check opens the log in dir read-only and verifies it (see (*Log).Check). A log whose
 // meta file cannot be opened is reported as a problem, not an error; the error is for
 // failures to run the check at all (e.g. dir missing).
-func Check(dir string) (*Report, error) {
+func Check(dir string) (*Report, error) { return CheckProgress(dir, nil) }
+
+// CheckProgress is Check reporting its progress to progress (see (*Log).CheckProgress);
+// a nil progress reports nothing.
+func CheckProgress(dir string, progress func(verified, total uint64)) (*Report, error) {
 	if _, err := os.Stat(join(dir, metaFileName)); err != nil {
 		return nil, fmt.Errorf("mmaplog: check %s: %w", dir, err)
 	}
@@ -76,14 +84,21 @@ func Check(dir string) (*Report, error) {
 		return nil, err
 	}
 	defer l.Close()
-	return l.Check()
+	return l.CheckProgress(progress)
 }
 
 // Check verifies the whole log: the meta state and its invariants, both state copies,
 // every live event's index slot and record (id, length, CRC), that slots name existing
 // segments in order, the live and tombstone counts, and every segment file's header. It
 // reads every live record, so it costs a full scan. Problems are reported, not repaired.
-func (l *Log) Check() (rep *Report, err error) {
+func (l *Log) Check() (*Report, error) { return l.CheckProgress(nil) }
+
+// CheckProgress is Check calling progress(verified, total) as it goes: verified live
+// events (their slots and records) out of total, the live events of the state it checks.
+// It is called every checkProgressEvery events and once at the end of the event pass,
+// from the calling goroutine with the handle's read lock held: it must return quickly and
+// must not Close the handle. A nil progress reports nothing.
+func (l *Log) CheckProgress(progress func(verified, total uint64)) (rep *Report, err error) {
 	if err := l.rlock(); err != nil {
 		return nil, err
 	}
@@ -109,7 +124,7 @@ func (l *Log) Check() (rep *Report, err error) {
 		st.writeOff = l.tailEnd(&st, idx)
 	}
 	// Records and slots of every live event.
-	var live, dead uint64
+	var live, dead, reported uint64
 	lastSeq := st.firstSeq
 	segOK := map[uint64]bool{}
 	if st.live > 0 {
@@ -155,11 +170,18 @@ func (l *Log) Check() (rep *Report, err error) {
 				rep.Events++
 				rep.Bytes += uint64(len(p))
 			}
+			if progress != nil && live%checkProgressEvery == 0 && live != reported {
+				reported = live
+				progress(live, st.live)
+			}
 			if id == st.newest {
 				break
 			}
 		}
 		dead += st.next - 1 - st.newest // tombstones above the newest live event
+	}
+	if progress != nil {
+		progress(live, st.live)
 	}
 	if live != st.live {
 		rep.add(metaPath, -1, 0, false, "state counts %d live events, the index has %d", st.live, live)

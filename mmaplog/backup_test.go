@@ -1,0 +1,254 @@
+package mmaplog_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ringlog/ringlog/mmaplog"
+)
+
+func init() { childRoles["backupWriter"] = backupWriterChild }
+
+// backupWriterChild appends events "w<index>-<n>" with Append until the file "stop"
+// appears in RINGLOG_TEST_DIR; it creates "ready-<index>" after its first 100 events.
+func backupWriterChild() int {
+	dir := os.Getenv("RINGLOG_TEST_DIR")
+	l, err := mmaplog.Open(dir, nil)
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	for n := 0; ; n++ {
+		if _, err := l.Append(fmt.Appendf(nil, "w%d-%08d-%s", childIndex(), n, "0123456789abcdef0123456789abcdef")); err != nil {
+			return childFail("append %d: %v", n, err)
+		}
+		if n == 100 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("ready-%d", childIndex())), nil, 0o640); err != nil {
+				return childFail("%v", err)
+			}
+		}
+		if n%100 == 0 {
+			if _, err := os.Stat(filepath.Join(dir, "stop")); err == nil {
+				return 0
+			}
+		}
+	}
+}
+
+// sameEvents fails unless the live events of a and b are the same ids with the same bytes.
+func sameEvents(t *testing.T, a, b *mmaplog.Log) int {
+	t.Helper()
+	ida, va := ctIter(t, a, 0, mmaplog.Latest)
+	idb, vb := ctIter(t, b, 0, mmaplog.Latest)
+	if len(ida) != len(idb) {
+		t.Fatalf("%d events against %d", len(ida), len(idb))
+	}
+	for i := range ida {
+		if ida[i] != idb[i] || !bytes.Equal(va[i], vb[i]) {
+			t.Fatalf("event %d: id %d %q against id %d %q", i, ida[i], va[i], idb[i], vb[i])
+		}
+	}
+	return len(ida)
+}
+
+func backupOf(t *testing.T, l *mmaplog.Log) (string, *mmaplog.BackupInfo) {
+	t.Helper()
+	dest := filepath.Join(t.TempDir(), "copy")
+	info, err := l.Backup(dest, nil)
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	if info.Report == nil || !info.Report.OK() {
+		t.Fatalf("Backup's check of the copy: %+v", info.Report)
+	}
+	return dest, info
+}
+
+func TestBackupCopiesTheCommittedState(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(t *testing.T, l *mmaplog.Log)
+	}{
+		{"new empty log", func(*testing.T, *mmaplog.Log) {}},
+		{"several segments", func(t *testing.T, l *mmaplog.Log) { ctAppendN(t, l, 900, 100) }},
+		{"fast appends in the tail count", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 50, 30)
+			for i := 0; i < 20; i++ {
+				if _, err := l.Append(ctPayload(uint64(50+i), 30)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"prefix deleted across segments", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 900, 100)
+			mustDelete(t, l, 0, 499)
+		}},
+		{"interior tombstones", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 900, 100)
+			mustDelete(t, l, 100, 599) // unlinks the segments in between
+			mustDelete(t, l, 700, 702)
+		}},
+		{"suffix deleted and appended again", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 600, 100)
+			mustDelete(t, l, 400, 599)
+			ctAppendN(t, l, 50, 70)
+		}},
+		{"emptied by a delete", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 300, 100)
+			mustDelete(t, l, 0, 299)
+		}},
+		{"index growth in progress", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 512, 8)
+			if _, err := l.Append([]byte("starts a growth")); err != nil {
+				t.Fatal(err)
+			}
+			if s := ctStats(t, l); !s.IndexGrowing {
+				t.Fatalf("no growth in progress: %+v", s)
+			}
+		}},
+		{"rotated: empty active segment", func(t *testing.T, l *mmaplog.Log) {
+			ctAppendN(t, l, 100, 100)
+			if _, err := l.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := ctOpen(t, t.TempDir(), ctOpts())
+			c.build(t, l)
+			dest, info := backupOf(t, l)
+			src := ctStats(t, l)
+			cp := ctOpen(t, dest, &mmaplog.Options{ReadOnly: true})
+			n := sameEvents(t, l, cp)
+			got := ctStats(t, cp)
+			if got.NextEventID != src.NextEventID || got.EventCount != src.EventCount || got.OldestEventID != src.OldestEventID ||
+				info.Events != src.EventCount || info.NextEventID != src.NextEventID || got.SyncedNextEventID != src.NextEventID {
+				t.Fatalf("copy stats %+v, info %+v, source %+v", got, info, src)
+			}
+			// The copy is a log a writer can go on with: the next append takes the next id.
+			if err := cp.Close(); err != nil {
+				t.Fatal(err)
+			}
+			w := ctOpen(t, dest, ctOpts())
+			if err := w.AppendWithID(src.NextEventID, []byte("after the backup")); err != nil {
+				t.Fatalf("append to the copy: %v", err)
+			}
+			if rep, err := w.Check(); err != nil || !rep.OK() {
+				t.Fatalf("check after appending to the copy: %v %+v", err, rep)
+			}
+			t.Logf("%d events, %d segment files, %d bytes copied", n, info.Segments, info.Bytes)
+		})
+	}
+}
+
+func mustDelete(t *testing.T, l *mmaplog.Log, s, e uint64) {
+	t.Helper()
+	if _, err := l.DeleteRange(s, e); err != nil {
+		t.Fatalf("DeleteRange(%d, %d): %v", s, e, err)
+	}
+}
+
+func TestBackupWhileWriterProcessesAppend(t *testing.T) {
+	dir := t.TempDir()
+	l := ctOpen(t, dir, &mmaplog.Options{SegmentSize: 1 << 20})
+	ctAppendN(t, l, 100_000, 100)
+	writers := startChildren(t, "backupWriter", 2, "RINGLOG_TEST_DIR="+dir)
+	deadline := time.Now().Add(time.Minute)
+	for _, f := range []string{"ready-0", "ready-1"} {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) || anyFailed(writers) {
+				t.Fatalf("writer processes did not start appending")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	before := ctNext(t, l)
+	var calls int
+	dest := filepath.Join(t.TempDir(), "copy")
+	start := time.Now()
+	info, err := l.Backup(dest, &mmaplog.BackupOptions{Progress: func(copied, total uint64) {
+		calls++
+		if copied > total {
+			t.Errorf("progress %d of %d", copied, total)
+		}
+	}})
+	took := time.Since(start)
+	after := ctNext(t, l)
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	waitChildren(t, writers)
+	if err != nil {
+		t.Fatalf("Backup while 2 processes append: %v", err)
+	}
+	if !(before <= info.NextEventID && info.NextEventID <= after) || after <= before {
+		t.Fatalf("copy ends at %d; the source went from %d to %d during the backup", info.NextEventID, before, after)
+	}
+	// The copy is exactly the source's events below its next id: a prefix.
+	cp := ctOpen(t, dest, &mmaplog.Options{ReadOnly: true})
+	if rep, err := cp.Check(); err != nil || !rep.OK() {
+		t.Fatalf("check of the copy: %v %+v", err, rep)
+	}
+	ids, vals := ctIter(t, cp, 0, mmaplog.Latest)
+	if uint64(len(ids)) != info.NextEventID {
+		t.Fatalf("copy holds %d events, info says next %d", len(ids), info.NextEventID)
+	}
+	for i, id := range ids {
+		want, err := l.Get(id)
+		if err != nil || id != uint64(i) || !bytes.Equal(vals[i], want) {
+			t.Fatalf("copy event %d (id %d) = %q, source %q, %v", i, id, vals[i], want, err)
+		}
+	}
+	t.Logf("backup of %d events (%d bytes, %d segments) in %v while the source grew from %d to %d; %d progress calls",
+		len(ids), info.Bytes, info.Segments, took, before, after, calls)
+}
+
+func TestBackupRefusals(t *testing.T) {
+	dir := t.TempDir()
+	l := ctOpen(t, dir, ctOpts())
+	ctAppendN(t, l, 10, 10)
+	full := t.TempDir()
+	if err := os.WriteFile(filepath.Join(full, "x"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Backup(full, nil); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("backup into a non-empty directory: %v, want fs.ErrExist", err)
+	}
+	if entries, _ := os.ReadDir(full); len(entries) != 1 {
+		t.Fatalf("the refused backup wrote into %s: %v", full, entries)
+	}
+	ro := ctOpen(t, dir, &mmaplog.Options{ReadOnly: true})
+	if _, err := ro.Backup(filepath.Join(t.TempDir(), "c"), nil); !errors.Is(err, mmaplog.ErrReadOnly) {
+		t.Fatalf("backup through a read-only handle: %v, want ErrReadOnly", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Backup(filepath.Join(t.TempDir(), "c"), nil); !errors.Is(err, mmaplog.ErrClosed) {
+		t.Fatalf("backup through a closed handle: %v, want ErrClosed", err)
+	}
+}
+
+func TestBackupOfDamagedLogFailsItsCheck(t *testing.T) {
+	dir := t.TempDir()
+	l := ctOpen(t, dir, ctOpts())
+	ctAppendN(t, l, 100, 40)
+	// Damage the payload of event 50 in place, as bit rot would.
+	seg := filepath.Join(dir, "seg-0000000000000000")
+	flip(t, seg, 64+50*56+16+2)
+	_, err := l.Backup(filepath.Join(t.TempDir(), "c"), nil)
+	if !errors.Is(err, mmaplog.ErrCorrupt) {
+		t.Fatalf("backup of a damaged log: %v, want ErrCorrupt", err)
+	}
+	t.Logf("%v", err)
+}
