@@ -118,7 +118,7 @@ func TestInspectLockHolderAndWaiters(t *testing.T) {
 func TestInspectGrowthTarget(t *testing.T) {
 	dir := t.TempDir()
 	l := ctOpen(t, dir, ctOpts())
-	ctAppendN(t, l, 512, 8) // span 512 = half the capacity of 1024
+	ctAppendN(t, l, 512, 8)                             // span 512 = half the capacity of 1024
 	if _, err := l.Append([]byte("grow")); err != nil { // span 513: a growth starts, 256 slots copied
 		t.Fatal(err)
 	}
