@@ -258,3 +258,13 @@ func (l *Log) lockInfo() LockInfo {
 	li.HolderPID, li.HolderKnown = lockHolder(li.Path)
 	return li
 }
+
+// LockStatus returns the writer lock's holder and waiters, the Lock part of Inspect,
+// without walking the index: cheap enough to poll. It takes no lock.
+func (l *Log) LockStatus() (LockInfo, error) {
+	if err := l.rlock(); err != nil {
+		return LockInfo{}, err
+	}
+	defer l.segMu.RUnlock()
+	return l.lockInfo(), nil
+}

@@ -97,6 +97,9 @@ func TestInspectLockHolderAndWaiters(t *testing.T) {
 	if li := inspect(t, l).Lock; li.HolderPID != os.Getpid() {
 		t.Fatalf("lock held by this process (%d): Inspect says %+v", os.Getpid(), li)
 	}
+	if li, err := l.LockStatus(); err != nil || li.HolderPID != os.Getpid() {
+		t.Fatalf("lock held by this process (%d): LockStatus says %+v, %v", os.Getpid(), li, err)
+	}
 	if err := probe.Unlock(); err != nil {
 		t.Fatal(err)
 	}

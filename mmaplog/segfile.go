@@ -36,8 +36,9 @@ type SegmentRecord struct {
 // Then every record is checked as the log checks it (length, id, CRC-32C) and yielded in
 // the order it was written, with a nil error. A record that fails its checks while a
 // valid record follows later in the file is damage: it is yielded as a *CorruptError
-// (ErrCorrupt) naming the file and the record's offset, and the iteration goes on with
-// the next valid record. The records end at the first one that fails its checks with no
+// (ErrCorrupt) naming the file and the record's offset, immediately followed by the next
+// valid record, with which the iteration goes on; an error about the file as a whole is
+// the only item yielded. The records end at the first one that fails its checks with no
 // valid record after it: the space after the last record of a segment is unwritten, or
 // holds what a writer killed before its commit left there.
 //

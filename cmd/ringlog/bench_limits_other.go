@@ -1,0 +1,17 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+// limits are measured on Linux only.
+type limits struct{}
+
+func newLimits(string) (*limits, error) { return nil, errors.New("only on Linux") }
+
+func (*limits) close()                         {}
+func (*limits) flockPair(int) error            { return nil }
+func (*limits) copyInto(int) func(int) error   { return nil }
+func (*limits) randomRead(int) func(int) error { return nil }
+func (*limits) seqRead(int) func(int) error    { return nil }
+func (*limits) writeSync(int) error            { return nil }

@@ -1,0 +1,65 @@
+// Command ringlog looks into and works on ringlog directories: stat, dump, get, tail,
+// append, check, delete, backup, a short self-measure (bench) and a demo of what ringlog
+// is for (demo).
+//
+// Install it with
+//
+//	go install github.com/ringlog/ringlog/cmd/ringlog@latest
+//
+// and run "ringlog help" for the subcommands, "ringlog help CMD" (or "ringlog CMD --help")
+// for one of them with an example. Read commands (stat, dump, get, tail, check) open the
+// log read-only: they take no lock, repair nothing and work on a directory the user can
+// only read.
+//
+// Exit status: 0 success; 1 damage found (check, dump) or the operation failed; 2 bad
+// usage, or a path that is not a ringlog directory (missing, not a directory, no meta
+// file). Failures are one line on stderr naming the path and the cause.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if os.Getenv(roleEnv) != "" {
+		os.Exit(runRole(os.Args[1:]))
+	}
+	os.Exit(run(os.Args[1:], newEnv()))
+}
+
+// run executes the command line args (without the program name) and returns the exit
+// status. It never lets a panic escape as a stack trace.
+func run(args []string, e *env) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(e.stderr, "ringlog: internal error: %v\n", r)
+			code = exitFailure
+		}
+		e.flush()
+	}()
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, overview())
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if c := lookup(args[1]); c != nil {
+				fmt.Fprint(e.stdout, c.help())
+				return exitOK
+			}
+			fmt.Fprintf(e.stderr, "ringlog help: unknown command %q (see ringlog help)\n", args[1])
+			return exitUsage
+		}
+		fmt.Fprint(e.stdout, overview())
+		return exitOK
+	}
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(e.stderr, "ringlog: unknown command %q (see ringlog help)\n", name)
+		return exitUsage
+	}
+	return c.execute(e, args[1:])
+}
