@@ -48,6 +48,5 @@ bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 
 crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1)
 	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill' ./...
 
-demo: ## Run the demo in ./cmd/ringlog-demo
-	@if [ ! -d cmd/ringlog-demo ]; then echo "cmd/ringlog-demo is not written yet: no demo to run"; exit 0; fi; \
-	$(GO) run ./cmd/ringlog-demo
+demo: ## The demo: 3 writer processes, a follower, SIGKILLs, verification (DEMOFLAGS="--duration 20s --keep")
+	$(GO) run ./cmd/ringlog demo $(DEMOFLAGS)

@@ -37,9 +37,9 @@ copied 1,000,000 events (ids 0..999999) in 3 segment files, 131.2 MiB, to /backu
 		p.finish(done, total)
 		ids := "no events"
 		if info.Events > 0 {
-			ids = fmt.Sprintf("%s events (ids %d..%d)", count(info.Events), info.OldestEventID, info.NextEventID-1)
+			ids = fmt.Sprintf("%s (ids %d..%d)", plural(info.Events, "event"), info.OldestEventID, info.NextEventID-1)
 		}
-		fmt.Fprintf(e.stdout, "copied %s in %d segment files, %s, to %s; it checks clean\n", ids, info.Segments, size(info.Bytes), args[1])
+		fmt.Fprintf(e.stdout, "copied %s in %s, %s, to %s; it checks clean\n", ids, plural(uint64(info.Segments), "segment file"), size(info.Bytes), args[1])
 		return nil
 	}
 	return c

@@ -49,13 +49,13 @@ ok: 1,000,000 events, 128.0 MiB verified in 16 segment files, no problems`
 				fmt.Fprintln(e.stdout, pr.String())
 			}
 			if rep.OK() {
-				fmt.Fprintf(e.stdout, "ok: %s events, %s verified in %d segment files, no problems\n", count(rep.Events), size(rep.Bytes), rep.SegmentFiles)
+				fmt.Fprintf(e.stdout, "ok: %s, %s verified in %s, no problems\n", plural(rep.Events, "event"), size(rep.Bytes), plural(uint64(rep.SegmentFiles), "segment file"))
 			} else {
-				fmt.Fprintf(e.stdout, "damaged: %d problems; %s events, %s verified in %d segment files\n", len(rep.Problems), count(rep.Events), size(rep.Bytes), rep.SegmentFiles)
+				fmt.Fprintf(e.stdout, "damaged: %s; %s, %s verified in %s\n", plural(uint64(len(rep.Problems)), "problem"), plural(rep.Events, "event"), size(rep.Bytes), plural(uint64(rep.SegmentFiles), "segment file"))
 			}
 		}
 		if !rep.OK() {
-			return &damageError{fmt.Sprintf("%s: %d problems found, the first: %s", dir, len(rep.Problems), rep.Problems[0])}
+			return &damageError{fmt.Sprintf("%s: %s found, the first: %s", dir, plural(uint64(len(rep.Problems)), "problem"), rep.Problems[0])}
 		}
 		return nil
 	}

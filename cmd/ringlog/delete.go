@@ -51,9 +51,11 @@ deleted 10 events (ids 4990..4999); oldest id 1000, next id 4990`
 		} else {
 			start = id
 		}
-		removed, err := l.DeleteRange(start, end)
-		if err != nil {
-			return err
+		removed := 0
+		if start <= end {
+			if removed, err = l.DeleteRange(start, end); err != nil {
+				return err
+			}
 		}
 		after, err := l.Stats()
 		if err != nil {
@@ -68,7 +70,7 @@ deleted 10 events (ids 4990..4999); oldest id 1000, next id 4990`
 		if after.EventCount == 0 {
 			state = fmt.Sprintf("the log is empty, next id %d", after.NextEventID)
 		}
-		fmt.Fprintf(e.stdout, "deleted %s events (ids %d..%d); %s\n", count(uint64(removed)), lo, hi, state)
+		fmt.Fprintf(e.stdout, "deleted %s (ids %d..%d); %s\n", plural(uint64(removed), "event"), lo, hi, state)
 		return nil
 	}
 	return c

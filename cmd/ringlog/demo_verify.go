@@ -75,7 +75,7 @@ func (d *demo) verify() verdict {
 		if ev.seq != next[k] {
 			v.fail("event %d: writer %d run %d seq %d where seq %d was due (a duplicate or a gap)", id, k.writer, k.inc, ev.seq, next[k])
 		}
-		next[k] = ev.seq + 1
+		next[k] = max(next[k], ev.seq+1)
 		v.perSlot[k.writer]++
 		as := acks[k]
 		if ev.seq >= uint64(len(as)) {

@@ -78,10 +78,10 @@ func dumpLog(e *env, ew *eventWriter, dir string, from, to uint64) (err error) {
 		}
 		bad, badErr, found := firstUnreadable(l, next, min(end, nextID(l)))
 		if !found {
-			dr.report(e, iterErr.Error())
+			dr.report(e, "", iterErr)
 			break
 		}
-		dr.report(e, fmt.Sprintf("event %d: %v", bad, badErr))
+		dr.report(e, fmt.Sprintf("event %d: ", bad), badErr)
 		next = bad + 1
 	}
 	dr.done(e)
@@ -119,7 +119,7 @@ func dumpSegmentFile(e *env, ew *eventWriter, path string, from, to uint64) erro
 			continue
 		}
 		if pending != nil {
-			dr.report(e, pending.Error())
+			dr.report(e, "", pending)
 			pending = nil
 		}
 		if rec.ID >= from && rec.ID <= to {
@@ -145,16 +145,18 @@ type damageReporter struct {
 
 func (d *damageReporter) any() bool { return d.n > 0 }
 
-// report prints msg (one damaged record).
-func (d *damageReporter) report(e *env, msg string) {
+// report prints the damage err of one record, prefixed with what names the record; an
+// error identical to the previous one is only counted.
+func (d *damageReporter) report(e *env, what string, err error) {
 	d.n++
+	msg := err.Error()
 	if msg == d.last {
 		d.repeated++
 		return
 	}
 	d.done(e)
 	e.flush() // keep stdout and stderr in order on a terminal
-	fmt.Fprintf(e.stderr, "ringlog dump: damaged: %s\n", oneLine(errors.New(msg)))
+	fmt.Fprintf(e.stderr, "ringlog dump: damaged: %s%s\n", what, oneLine(err))
 	d.last = msg
 }
 

@@ -32,6 +32,9 @@ func newProgress(w io.Writer, tty bool, width int, label, unit string) *progress
 	if p.width <= 0 {
 		p.width = 80
 	}
+	if !tty { // plain lines: the first one after a period, not at once
+		p.last, p.drawn = p.start, true
+	}
 	return p
 }
 
@@ -68,7 +71,7 @@ func (p *progress) draw(done, total uint64, now time.Time, final bool) {
 	}
 	tail := "ETA " + eta(done, total, perSec)
 	if final {
-		tail = "in " + duration(elapsed.Round(time.Millisecond))
+		tail = "in " + duration(elapsed)
 	}
 	if !p.tty {
 		fmt.Fprintf(p.w, "%s: %s (%.0f%%), %s, %s\n", p.label, amount, 100*frac, speed, tail)

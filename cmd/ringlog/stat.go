@@ -58,8 +58,8 @@ func writeStatText(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 	}
 	fmt.Fprintf(w, "durable    below id %d (SyncedNextEventID)\n", st.SyncedNextEventID)
 	fmt.Fprintf(w, "commit     generation %d, tail count %d\n", m.Generation, m.TailCount)
-	fmt.Fprintf(w, "bytes      %s used, %s allocated in %d segment files, index %s slots%s\n",
-		size(st.BytesUsed), size(st.BytesAllocated), st.FileCount, count(st.IndexCapacity), map[bool]string{true: " (growing)"}[st.IndexGrowing])
+	fmt.Fprintf(w, "bytes      %s used, %s allocated in %s, index %s slots%s\n",
+		size(st.BytesUsed), size(st.BytesAllocated), plural(uint64(st.FileCount), "segment file"), count(st.IndexCapacity), map[bool]string{true: " (growing)"}[st.IndexGrowing])
 	fmt.Fprintf(w, "lock       %s\n\n", lockText(in.Lock))
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tKIND\tSEQ/GEN\tSTATE\tFIRST ID\tLAST ID\tEVENTS\tUSED\tALLOCATED")
