@@ -66,8 +66,8 @@ func TestDumpContinuesPastDamage(t *testing.T) {
 		t.Fatalf("dump did not print every other event:\n%s", r.stdout)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "damaged: event 500: ") || !strings.Contains(lines[0], seg+" at offset "+itoa(off)) ||
-		lines[1] != "ringlog dump: 1 damaged records skipped (listed above)" {
+	if len(lines) != 2 || !strings.Contains(lines[0], "event 500: ") || !strings.Contains(lines[0], seg+" at offset "+itoa(off)) ||
+		lines[1] != "ringlog dump: 1 damaged record skipped (listed above)" {
 		t.Fatalf("dump's stderr:\n%s", r.stderr)
 	}
 	// A damaged segment header: every event of the segment is unreadable, reported once

@@ -19,7 +19,7 @@ const followerReport = 100 * time.Millisecond
 // runDemoFollower is the demo-follower role: args are DIR. It follows the log from id 0
 // with Follow, checks every event (ids dense, each event valid, each writer's seqs in
 // order), and measures for each event the time from its writer's Append returning to the
-// follower having it. It reports on stdout: "ready", then "seen N P50 P99 MAX" lines, then
+// follower having it. It reports on stdout: "ready", then "seen N LAG P50 P99 MAX" lines, then
 // after "stop NEXT" on stdin and every id below NEXT seen, "problem ..." lines and
 // "done N P50 P99 MAX SAMPLES".
 func runDemoFollower(args []string) error {
@@ -51,21 +51,44 @@ func runDemoFollower(args []string) error {
 	fmt.Fprintln(out, "ready")
 	out.Flush()
 	f := follower{streams: map[streamKey]*streamPos{}}
+	// A reporter goroutine tells the parent, every followerReport, how far the follower
+	// is and how far behind the log's next id (its own load of it: the parent's would add
+	// the delay of the report). The loop below publishes its figures in atomics.
+	var p50, p99, maxNs atomic.Int64
+	reporting := make(chan struct{})
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		t := time.NewTicker(followerReport)
+		defer t.Stop()
+		for {
+			select {
+			case <-reporting:
+				return
+			case <-t.C:
+			}
+			seen := seenNext.Load()
+			next, _ := l.NextEventID()
+			fmt.Fprintf(out, "seen %d %d %d %d %d\n", seen, next-min(next, seen), p50.Load(), p99.Load(), maxNs.Load())
+			out.Flush()
+		}
+	}()
 	it := l.Follow(ctx, 0)
-	lastReport := time.Now()
 	for it.Next() {
 		f.take(it.ID(), it.Value(), monoNow())
 		seenNext.Store(f.next)
 		if s := stopAt.Load(); s != 0 && f.next >= s-1 {
 			break
 		}
-		if f.seen%1024 == 0 && time.Since(lastReport) > followerReport {
-			fmt.Fprintf(out, "seen %d %d %d %d\n", f.seen, f.lat.quantile(0.5), f.lat.quantile(0.99), f.lat.max)
-			out.Flush()
-			lastReport = time.Now()
+		if f.seen%4096 == 0 {
+			p50.Store(int64(f.lat.quantile(0.5)))
+			p99.Store(int64(f.lat.quantile(0.99)))
+			maxNs.Store(f.lat.max)
 		}
 	}
 	it.Close()
+	close(reporting)
+	<-reported
 	if s := stopAt.Load(); s == 0 || f.next < s-1 {
 		f.problem("stopped at id %d before the end (%v)", f.next, it.Err())
 	}

@@ -167,6 +167,7 @@ type followerProc struct {
 	stderr bytes.Buffer
 	lines  chan string // its stdout, line by line; closed at EOF
 	seen   atomic.Uint64
+	lag    atomic.Uint64 // events the follower was behind the log at its last report
 	p50    atomic.Int64
 	p99    atomic.Int64
 	maxNs  atomic.Int64
@@ -229,11 +230,12 @@ func (f *followerProc) read(r io.Reader, ready chan struct{}) {
 		case "ready":
 			close(ready)
 		case "seen":
-			if len(nums) >= 5 {
+			if len(nums) >= 6 {
 				f.seen.Store(uint64(nums[1]))
-				f.p50.Store(nums[2])
-				f.p99.Store(nums[3])
-				f.maxNs.Store(nums[4])
+				f.lag.Store(uint64(nums[2]))
+				f.p50.Store(nums[3])
+				f.p99.Store(nums[4])
+				f.maxNs.Store(nums[5])
 			}
 		case "problem":
 			f.final.problems = append(f.final.problems, strings.TrimPrefix(sc.Text(), "problem "))
@@ -241,6 +243,7 @@ func (f *followerProc) read(r io.Reader, ready chan struct{}) {
 			if len(nums) >= 6 {
 				f.final = followerFinal{seen: uint64(nums[1]), p50: nums[2], p99: nums[3], maxNs: nums[4], samples: uint64(nums[5]), problems: f.final.problems, gotDone: true}
 				f.seen.Store(uint64(nums[1]))
+				f.lag.Store(0)
 			}
 		}
 	}

@@ -69,11 +69,7 @@ func (d *demo) statusLines(final bool) []string {
 	}
 	secs := max(elapsed.Seconds(), 1e-9)
 	total := d.total()
-	seen := d.fol.seen.Load()
-	lag := uint64(0)
-	if total > seen {
-		lag = total - seen
-	}
+	seen, lag := d.fol.seen.Load(), d.fol.lag.Load()
 	head := fmt.Sprintf("%5.1f s / %v  %s events  %s  follower lag %s", elapsed.Seconds(), d.dur, count(total), rate(float64(total)/secs), count(lag))
 	if p50 := d.fol.p50.Load(); p50 > 0 {
 		head += fmt.Sprintf(", wake-up p50 %s p99 %s", duration(time.Duration(p50)), duration(time.Duration(d.fol.p99.Load())))

@@ -49,7 +49,9 @@ func TestDemoVerifyFindsWhatIsWrong(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	ev := func(seq uint64) []byte { return demoEvent{writer: 1, inc: 1, seq: seq, prevReturn: int64(seq) * 10}.appendTo(nil) }
+	ev := func(seq uint64) []byte {
+		return demoEvent{writer: 1, inc: 1, seq: seq, prevReturn: int64(seq) * 10}.appendTo(nil)
+	}
 	var acks []ack
 	for seq := uint64(0); seq < 10; seq++ {
 		id, err := l.Append(ev(seq))

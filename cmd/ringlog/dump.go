@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/ringlog/ringlog/mmaplog"
 )
@@ -81,7 +82,11 @@ func dumpLog(e *env, ew *eventWriter, dir string, from, to uint64) (err error) {
 			dr.report(e, "", iterErr)
 			break
 		}
-		dr.report(e, fmt.Sprintf("event %d: ", bad), badErr)
+		what := fmt.Sprintf("event %d: ", bad)
+		if strings.Contains(badErr.Error(), what) {
+			what = "" // the error names the event already
+		}
+		dr.report(e, what, badErr)
 		next = bad + 1
 	}
 	dr.done(e)
@@ -173,5 +178,5 @@ func (d *damageReporter) result() error {
 	if d.n == 0 {
 		return nil
 	}
-	return &damageError{fmt.Sprintf("%d damaged records skipped (listed above)", d.n)}
+	return &damageError{fmt.Sprintf("%s skipped (listed above)", plural(uint64(d.n), "damaged record"))}
 }
