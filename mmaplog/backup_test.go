@@ -13,7 +13,34 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
-func init() { childRoles["backupWriter"] = backupWriterChild }
+func init() {
+	childRoles["backupWriter"] = backupWriterChild
+	childRoles["backupDeleter"] = backupDeleterChild
+}
+
+// backupDeleterChild deletes the log's prefix, keeping about the newest 5,000 events, as
+// retention would, until the file "stop" appears in RINGLOG_TEST_DIR.
+func backupDeleterChild() int {
+	dir := os.Getenv("RINGLOG_TEST_DIR")
+	l, err := mmaplog.Open(dir, nil)
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "stop")); err == nil {
+			return 0
+		}
+		oldest, err1 := l.OldestEventID()
+		newest, err2 := l.NewestEventID()
+		if err1 == nil && err2 == nil && newest-oldest > 5000 {
+			if _, err := l.DeleteRange(oldest, newest-5000); err != nil {
+				return childFail("delete: %v", err)
+			}
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
 
 // backupWriterChild appends events "w<index>-<n>" with Append until the file "stop"
 // appears in RINGLOG_TEST_DIR; it creates "ready-<index>" after its first 100 events.
@@ -211,6 +238,60 @@ func TestBackupWhileWriterProcessesAppend(t *testing.T) {
 	}
 	t.Logf("backup of %d events (%d bytes, %d segments) in %v while the source grew from %d to %d; %d progress calls",
 		len(ids), info.Bytes, info.Segments, took, before, after, calls)
+}
+
+// TestBackupWhilePrefixDeletes: a writer process appends and another deletes the prefix
+// (so segment files are unlinked all the time) while backups run: every copy checks
+// clean and holds dense, intact events, because the segments of the snapshot are pinned
+// under the writer lock.
+func TestBackupWhilePrefixDeletes(t *testing.T) {
+	dir := t.TempDir()
+	l := ctOpen(t, dir, &mmaplog.Options{SegmentSize: 64 << 10})
+	ctAppendN(t, l, 6000, 40)
+	procs := startChildren(t, "backupWriter", 1, "RINGLOG_TEST_DIR="+dir)
+	procs = append(procs, startChildren(t, "backupDeleter", 1, "RINGLOG_TEST_DIR="+dir)...)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "ready-0")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || anyFailed(procs) {
+			t.Fatal("the writer process did not start")
+		}
+	}
+	var copies, events uint64
+	var firstOldest, lastOldest uint64
+	for i := 0; i < 10; i++ {
+		dest := filepath.Join(t.TempDir(), "copy")
+		info, err := l.Backup(dest, nil)
+		if err != nil {
+			os.WriteFile(filepath.Join(dir, "stop"), nil, 0o640)
+			t.Fatalf("backup %d while the prefix is deleted: %v", i, err)
+		}
+		cp := ctOpen(t, dest, &mmaplog.Options{ReadOnly: true})
+		ids, vals := ctIter(t, cp, 0, mmaplog.Latest)
+		for j, id := range ids {
+			if id != info.OldestEventID+uint64(j) || (!bytes.HasPrefix(vals[j], []byte("w0-")) && !bytes.Equal(vals[j], ctPayload(id, 40))) {
+				t.Fatalf("copy %d: event %d is id %d %q", i, j, id, vals[j])
+			}
+		}
+		if uint64(len(ids)) != info.Events || info.OldestEventID+info.Events != info.NextEventID {
+			t.Fatalf("copy %d: %d events, info %+v", i, len(ids), info)
+		}
+		if i == 0 {
+			firstOldest = info.OldestEventID
+		}
+		lastOldest = info.OldestEventID
+		copies++
+		events += info.Events
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	waitChildren(t, procs)
+	if lastOldest <= firstOldest {
+		t.Fatalf("the prefix did not move during the backups (oldest %d, then %d)", firstOldest, lastOldest)
+	}
+	t.Logf("%d copies, %d events in all, while the oldest id moved from %d to %d", copies, events, firstOldest, lastOldest)
 }
 
 func TestBackupRefusals(t *testing.T) {

@@ -200,8 +200,8 @@ func (d *demo) run() (err error) {
 	v := d.verify()
 	d.events = v.events
 	d.summary(v)
-	if len(v.failures) > 0 {
-		return fmt.Errorf("%s", joinFailures(v.failures))
+	if v.nFailed > 0 {
+		return fmt.Errorf("%s", v.failureLine())
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func TestDemoVerifyFindsWhatIsWrong(t *testing.T) {
 			w := &writerProc{slot: 1, acks: map[uint8][]ack{1: c.acks()}}
 			d := &demo{l: cl, writers: []*writerProc{w}, fol: &followerProc{final: followerFinal{seen: c.follows}}}
 			v := d.verify()
-			if !strings.Contains(joinFailures(v.failures), c.want) || v.lost != c.lost {
+			if !strings.Contains(strings.Join(v.failures, "; "), c.want) || v.lost != c.lost {
 				t.Fatalf("failures %q (lost %d), want one containing %q (lost %d)", v.failures, v.lost, c.want, c.lost)
 			}
 		})

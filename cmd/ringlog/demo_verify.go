@@ -21,17 +21,26 @@ type verdict struct {
 	segments    int
 	checked     uint64
 	checkOK     bool
-	failures    []string
+	failures    []string // the first ones
+	nFailed     int      // all of them
 }
 
+// fail records one failure (the first ten are kept, all are counted).
 func (v *verdict) fail(format string, args ...any) {
+	v.nFailed++
 	if len(v.failures) < 10 {
 		v.failures = append(v.failures, fmt.Sprintf(format, args...))
 	}
 }
 
-// joinFailures renders the failures on one line.
-func joinFailures(f []string) string { return strings.Join(f, "; ") }
+// failureLine renders the failures on one line: the first three and how many more.
+func (v *verdict) failureLine() string {
+	line := strings.Join(v.failures[:min(3, len(v.failures))], "; ")
+	if v.nFailed > 3 {
+		line += fmt.Sprintf("; and %d more", v.nFailed-3)
+	}
+	return line
+}
 
 // verify reads the whole log back and checks, against what the writers acknowledged:
 // ids dense from 0 to the last; each writer incarnation's events in seq order, each
