@@ -208,6 +208,7 @@ func (b *backup) pin(first, last uint64) error {
 	return nil
 }
 
+// unpin releases the pinned segments and closes the new index file.
 func (b *backup) unpin() {
 	for _, s := range b.pinned {
 		b.l.releaseSegment(s.seq)
@@ -317,6 +318,7 @@ func writeFromMapping(f *os.File, p []byte, off int64) (err error) {
 	return err
 }
 
+// progress counts n more bytes copied and reports them.
 func (b *backup) progress(n uint64) {
 	b.copied += n
 	if b.opts.Progress != nil {

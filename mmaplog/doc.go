@@ -22,6 +22,12 @@
 // or an interior range (tombstones). Rotate seals the active segment. Sync makes every
 // event appended so far survive power loss. Stats reports counts and sizes.
 //
+// For operators and archival: Backup writes an online, consistent copy of one committed
+// state while writers go on; ReadSegment reads a segment file on its own (one that
+// Rotate sealed and that was copied out before a prefix delete); Inspect describes every
+// file, LockStatus the writer lock, and CheckProgress is Check with a progress callback.
+// The ringlog command (cmd/ringlog) is built on them.
+//
 // The files are fixed-size segments (Options.SegmentSize), preallocated and mapped
 // shared; an index file of 8-byte slots used as a ring (the slot of an id is computed,
 // never searched, and the index grows online); and a meta file holding the committed

@@ -132,6 +132,7 @@ func openSegmentFile(path string) (*segmentFile, error) {
 	return &segmentFile{path: path, data: m, maxLen: want.segmentSize - segHeaderSize - recordHeaderSize}, nil
 }
 
+// close unmaps the file.
 func (sf *segmentFile) close() { _ = sf.data.Unmap() }
 
 // step reads the record at off. It returns the record and the offset after it, with ok;

@@ -10,6 +10,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// appendCommand is "ringlog append": events from stdin.
 func appendCommand() *command {
 	c := newCommand("append", "DIR [--framed] [--sync]", "append events read from stdin", 1, 1)
 	framed := c.flags.Bool("framed", false, "read uvarint-length-prefixed frames (what dump --format raw writes) instead of lines")
@@ -139,6 +140,7 @@ func (s *eventSource) next() ([]byte, error) {
 	return s.nextLine()
 }
 
+// nextLine reads one line: the event is the line without its "\n" or "\r\n".
 func (s *eventSource) nextLine() ([]byte, error) {
 	start := s.pos
 	var line []byte
@@ -172,6 +174,7 @@ func (s *eventSource) nextLine() ([]byte, error) {
 	return line, nil
 }
 
+// nextFrame reads one uvarint-length-prefixed frame.
 func (s *eventSource) nextFrame() ([]byte, error) {
 	start := s.pos
 	n, err := binary.ReadUvarint(&countingReader{s})
@@ -202,6 +205,7 @@ func (s *eventSource) nextFrame() ([]byte, error) {
 // countingReader is an io.ByteReader over the source that counts the bytes read.
 type countingReader struct{ s *eventSource }
 
+// ReadByte reads one byte of the source and counts it.
 func (c *countingReader) ReadByte() (byte, error) {
 	b, err := c.s.r.ReadByte()
 	if err == nil {

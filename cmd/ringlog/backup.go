@@ -6,6 +6,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// backupCommand is "ringlog backup": an online, consistent copy.
 func backupCommand() *command {
 	c := newCommand("backup", "DIR DEST", "write an online, consistent copy of the log into DEST", 2, 2)
 	c.detail = `

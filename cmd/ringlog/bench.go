@@ -12,6 +12,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// benchCommand is "ringlog bench": a short self-measure beside the machine's limits.
 func benchCommand() *command {
 	c := newCommand("bench", "[--dir D] [--duration 10s]", "measure ringlog on this machine beside the limits that bound it", 0, 0)
 	dir := c.flags.String("dir", "", "measure in a new directory inside `D` (the file system to measure; default $TMPDIR); it is removed at the end")

@@ -52,6 +52,7 @@ func newLimits(dir string) (*limits, error) {
 	return l, l.syncFile.Sync()
 }
 
+// close releases the mapping and the files.
 func (l *limits) close() {
 	_ = unix.Munmap(l.m)
 	l.lockFile.Close()

@@ -9,6 +9,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// checkCommand is "ringlog check": full verification with progress.
 func checkCommand() *command {
 	c := newCommand("check", "DIR [--json]", "verify every record, slot, state and file header", 1, 1)
 	asJSON := c.flags.Bool("json", false, "print the report as one JSON object")
@@ -71,6 +72,7 @@ type checkJSON struct {
 	Problems     []problemJSON `json:"problems"`
 }
 
+// problemJSON is one problem in the JSON form of a check report.
 type problemJSON struct {
 	Path   string  `json:"path"`
 	Offset int64   `json:"offset"`
@@ -78,6 +80,7 @@ type problemJSON struct {
 	What   string  `json:"what"`
 }
 
+// writeCheckJSON prints rep as one JSON object.
 func writeCheckJSON(e *env, rep *mmaplog.Report) error {
 	out := checkJSON{OK: rep.OK(), Events: rep.Events, Bytes: rep.Bytes, SegmentFiles: rep.SegmentFiles, Problems: []problemJSON{}}
 	for _, p := range rep.Problems {

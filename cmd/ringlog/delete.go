@@ -4,6 +4,7 @@ import (
 	"fmt"
 )
 
+// deleteCommand is "ringlog delete": a prefix or a suffix delete.
 func deleteCommand() *command {
 	c := newCommand("delete", "DIR --before ID | --from ID", "delete a prefix (--before) or a suffix (--from) of the log", 1, 1)
 	before := c.flags.String("before", "", "delete every event with an id below `ID` (a prefix: frees whole segment files)")

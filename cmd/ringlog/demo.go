@@ -12,6 +12,7 @@ import (
 // of appends fill several segments.
 const demoSegmentSize = 4 << 20
 
+// demoCommand is "ringlog demo": what ringlog is for, in a few seconds.
 func demoCommand() *command {
 	c := newCommand("demo", "[--duration D] [--dir DIR] [--keep]", "show what ringlog is for: writer processes, a follower, SIGKILLs, verification", 0, 0)
 	dur := c.flags.Duration("duration", 8*time.Second, "how long the writers append")

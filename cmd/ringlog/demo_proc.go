@@ -54,18 +54,8 @@ func (w *writerProc) start(self, dir string, rate int) error {
 	w.killed, w.waitErr, w.protoErr = false, nil, ""
 	w.stderr.Reset()
 	w.openNs.Store(-1)
-	cmd := exec.Command(self, dir, w.mode, strconv.Itoa(int(w.slot)), strconv.Itoa(int(w.inc)), strconv.Itoa(rate))
-	cmd.Env = append(os.Environ(), roleEnv+"=demo-writer")
-	cmd.Stderr = &w.stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := startRole(self, "demo-writer", &w.stderr, dir, w.mode, strconv.Itoa(int(w.slot)), strconv.Itoa(int(w.inc)), strconv.Itoa(rate))
 	if err != nil {
-		return err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start writer %d: %w", w.slot, err)
 	}
 	w.cmd, w.stdin, w.done, w.started = cmd, stdin, make(chan struct{}), time.Now()
@@ -120,11 +110,7 @@ func (w *writerProc) publish(inc uint8, acks []ack) {
 // stop closes the writer's stdin (it finishes its append, flushes and exits) and waits.
 func (w *writerProc) stop(timeout time.Duration) error {
 	_ = w.stdin.Close()
-	select {
-	case <-w.done:
-	case <-time.After(timeout):
-		_ = w.cmd.Process.Kill()
-		<-w.done
+	if !waitOrKill(w.cmd, w.done, timeout) {
 		return fmt.Errorf("writer %d (pid %d) did not stop within %v", w.slot, w.cmd.Process.Pid, timeout)
 	}
 	if w.waitErr != nil {
@@ -165,7 +151,6 @@ type followerProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stderr bytes.Buffer
-	lines  chan string // its stdout, line by line; closed at EOF
 	seen   atomic.Uint64
 	lag    atomic.Uint64 // events the follower was behind the log at its last report
 	p50    atomic.Int64
@@ -185,19 +170,10 @@ type followerFinal struct {
 
 // startFollower starts the follower on dir and waits until it is following.
 func startFollower(self, dir string) (*followerProc, error) {
-	f := &followerProc{lines: make(chan string, 16), done: make(chan struct{})}
-	f.cmd = exec.Command(self, dir)
-	f.cmd.Env = append(os.Environ(), roleEnv+"=demo-follower")
-	f.cmd.Stderr = &f.stderr
+	f := &followerProc{done: make(chan struct{})}
+	var stdout io.Reader
 	var err error
-	if f.stdin, err = f.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	stdout, err := f.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := f.cmd.Start(); err != nil {
+	if f.cmd, f.stdin, stdout, err = startRole(self, "demo-follower", &f.stderr, dir); err != nil {
 		return nil, fmt.Errorf("start follower: %w", err)
 	}
 	ready := make(chan struct{})
@@ -207,8 +183,7 @@ func startFollower(self, dir string) (*followerProc, error) {
 		return f, nil
 	case <-f.done:
 	case <-time.After(10 * time.Second):
-		_ = f.cmd.Process.Kill()
-		<-f.done
+		waitOrKill(f.cmd, f.done, 0)
 	}
 	return nil, fmt.Errorf("the follower did not start: %s", strings.TrimSpace(f.stderr.String()))
 }
@@ -254,15 +229,44 @@ func (f *followerProc) read(r io.Reader, ready chan struct{}) {
 func (f *followerProc) finish(next uint64, timeout time.Duration) error {
 	fmt.Fprintf(f.stdin, "stop %d\n", next)
 	_ = f.stdin.Close()
-	select {
-	case <-f.done:
-	case <-time.After(timeout):
-		_ = f.cmd.Process.Kill()
-		<-f.done
+	if !waitOrKill(f.cmd, f.done, timeout) {
 		return fmt.Errorf("the follower did not reach id %d within %v (it saw %d events)", next, timeout, f.seen.Load())
 	}
 	if !f.final.gotDone {
 		return fmt.Errorf("the follower failed: %s", strings.TrimSpace(f.stderr.String()))
 	}
 	return nil
+}
+
+// startRole starts this binary running role with args, its stderr into stderr, and
+// returns its stdin and stdout.
+func startRole(self, role string, stderr io.Writer, args ...string) (*exec.Cmd, io.WriteCloser, io.Reader, error) {
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), roleEnv+"="+role)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, stdin, stdout, nil
+}
+
+// waitOrKill waits until done is closed (the process exited and its output was read);
+// after timeout it kills the process, waits, and reports false.
+func waitOrKill(cmd *exec.Cmd, done chan struct{}, timeout time.Duration) bool {
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		return false
+	}
 }

@@ -15,6 +15,7 @@ type statusView struct {
 	block []string // the block last drawn
 }
 
+// newStatusView returns the status display on e's stdout.
 func newStatusView(e *env) *statusView { return &statusView{e: e, tty: e.stdoutTTY} }
 
 // draw shows the block: redrawn over the previous one on a terminal, else its first line.

@@ -10,6 +10,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// dumpCommand is "ringlog dump": events in id order, past damage.
 func dumpCommand() *command {
 	c := newCommand("dump", "DIR|FILE [--from ID] [--to ID] [--format text|hex|json|raw]", "print events in id order", 1, 1)
 	from := c.flags.Uint64("from", 0, "first `id` to print")
@@ -148,6 +149,7 @@ type damageReporter struct {
 	repeated int    // times last repeated since it was printed
 }
 
+// any reports whether a damaged record was reported.
 func (d *damageReporter) any() bool { return d.n > 0 }
 
 // report prints the damage err of one record, prefixed with what names the record; an

@@ -16,6 +16,7 @@ const (
 // usageError is a bad command line: exit status 2.
 type usageError struct{ msg string }
 
+// Error implements error.
 func (e *usageError) Error() string { return e.msg }
 
 // usagef returns a usageError.
@@ -27,11 +28,13 @@ type notLogError struct {
 	cause string
 }
 
+// Error implements error: the path and the cause.
 func (e *notLogError) Error() string { return e.path + ": " + e.cause }
 
 // damageError reports that a command found damage and listed it already: exit status 1.
 type damageError struct{ msg string }
 
+// Error implements error.
 func (e *damageError) Error() string { return e.msg }
 
 // exitCode maps a command's error to its exit status.

@@ -8,6 +8,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// getCommand is "ringlog get": one event's bytes.
 func getCommand() *command {
 	c := newCommand("get", "DIR ID", "write one event's bytes, unchanged, to stdout", 2, 2)
 	c.detail = `

@@ -1,19 +1,3 @@
-// Command ringlog looks into and works on ringlog directories: stat, dump, get, tail,
-// append, check, delete, backup, a short self-measure (bench) and a demo of what ringlog
-// is for (demo).
-//
-// Install it with
-//
-//	go install github.com/ringlog/ringlog/cmd/ringlog@latest
-//
-// and run "ringlog help" for the subcommands, "ringlog help CMD" (or "ringlog CMD --help")
-// for one of them with an example. Read commands (stat, dump, get, tail, check) open the
-// log read-only: they take no lock, repair nothing and work on a directory the user can
-// only read.
-//
-// Exit status: 0 success; 1 damage found (check, dump) or the operation failed; 2 bad
-// usage, or a path that is not a ringlog directory (missing, not a directory, no meta
-// file). Failures are one line on stderr naming the path and the cause.
 package main
 
 import (
@@ -21,6 +5,7 @@ import (
 	"os"
 )
 
+// main runs a hidden role when the demo started this process for one, the command line otherwise.
 func main() {
 	if os.Getenv(roleEnv) != "" {
 		os.Exit(runRole(os.Args[1:]))

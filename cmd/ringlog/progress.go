@@ -52,6 +52,7 @@ func (p *progress) finish(done, total uint64) {
 	p.draw(done, total, time.Now(), true)
 }
 
+// draw renders the state: the bar on a terminal, a plain line otherwise.
 func (p *progress) draw(done, total uint64, now time.Time, final bool) {
 	p.last, p.drawn = now, true
 	elapsed := now.Sub(p.start)

@@ -11,6 +11,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// statCommand is "ringlog stat": counts and one row per file.
 func statCommand() *command {
 	c := newCommand("stat", "DIR [--json]", "print the log's counts and one row per file", 1, 1)
 	asJSON := c.flags.Bool("json", false, "print one JSON object instead of the text report")
@@ -101,6 +102,7 @@ func lockText(li mmaplog.LockInfo) string {
 
 // The JSON form of stat.
 type (
+	// statJSON is the whole object.
 	statJSON struct {
 		Dir      string         `json:"dir"`
 		Stats    statsJSON      `json:"stats"`
@@ -111,6 +113,7 @@ type (
 		Other    []string       `json:"other_files"`
 		Limits   map[string]any `json:"limits"`
 	}
+	// statsJSON is mmaplog.Stats.
 	statsJSON struct {
 		EventCount     uint64 `json:"event_count"`
 		OldestEventID  uint64 `json:"oldest_event_id"`
@@ -126,6 +129,7 @@ type (
 		BytesUsed      uint64 `json:"bytes_used"`
 		BytesAllocated uint64 `json:"bytes_allocated"`
 	}
+	// metaJSON is mmaplog.MetaInfo.
 	metaJSON struct {
 		Path          string `json:"path"`
 		Version       uint32 `json:"version"`
@@ -143,6 +147,7 @@ type (
 		ActiveSegment uint64 `json:"active_segment"`
 		WriteOffset   uint64 `json:"write_offset"`
 	}
+	// indexJSON is one mmaplog.IndexInfo.
 	indexJSON struct {
 		Path       string `json:"path"`
 		Generation uint64 `json:"generation"`
@@ -151,6 +156,7 @@ type (
 		CopiedTo   uint64 `json:"copied_to,omitempty"`
 		Bytes      uint64 `json:"bytes"`
 	}
+	// segmentJSON is one mmaplog.SegmentInfo; the ids are null for a segment without live events.
 	segmentJSON struct {
 		Path           string  `json:"path"`
 		Seq            uint64  `json:"seq"`
@@ -161,6 +167,7 @@ type (
 		BytesUsed      uint64  `json:"bytes_used"`
 		BytesAllocated uint64  `json:"bytes_allocated"`
 	}
+	// lockJSON is mmaplog.LockInfo.
 	lockJSON struct {
 		Path        string `json:"path"`
 		HolderPID   int    `json:"holder_pid"`

@@ -10,6 +10,7 @@ import (
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
+// tailCommand is "ringlog tail": the last events, and -f to follow.
 func tailCommand() *command {
 	c := newCommand("tail", "DIR [-n N] [-f] [--format text|hex|json|raw]", "print the last events; -f follows the log", 1, 1)
 	n := c.flags.Uint64("n", 10, "print the last `N` events")

@@ -30,6 +30,7 @@ import (
 // workerEnv carries a worker's number to the process that runs it.
 const workerEnv = "CORPUS_WORKER"
 
+// main runs a worker when the parent started this process as one, the parent otherwise.
 func main() {
 	if w := os.Getenv(workerEnv); w != "" {
 		n, _ := strconv.Atoi(w)
