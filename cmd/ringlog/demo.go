@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/ringlog/ringlog/mmaplog"
@@ -155,6 +157,9 @@ func (d *demo) run() (err error) {
 	fmt.Fprintf(d.e.stdout, "      writers append %s; SIGKILL of writer 1 at %v and of writer 3 at %v, each restarted\n",
 		paced, killAt[0].Round(time.Millisecond), killAt[1].Round(time.Millisecond))
 	d.e.flush()
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(interrupt)
 	d.start = time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -175,6 +180,8 @@ func (d *demo) run() (err error) {
 		case <-tick.C:
 			d.view.draw(d.statusLines(false))
 		case <-poll.C:
+		case sig := <-interrupt:
+			return fmt.Errorf("interrupted (%v); the writers and the follower are stopped", sig)
 		}
 		for _, w := range d.writers {
 			if err := w.failed(); err != nil {

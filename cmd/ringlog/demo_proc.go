@@ -244,6 +244,7 @@ func startRole(self, role string, stderr io.Writer, args ...string) (*exec.Cmd, 
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), roleEnv+"="+role)
 	cmd.Stderr = stderr
+	ownProcessGroup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, nil, nil, err

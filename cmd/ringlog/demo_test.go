@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,4 +134,65 @@ func TestBenchShort(t *testing.T) {
 		t.Fatalf("bench printed %d rows with a ratio, want 6:\n%s", rows, r.stdout)
 	}
 	t.Logf("\n%s", r.stdout)
+}
+
+// TestDemoInterrupted: SIGINT stops the demo: exit status 1, a last line saying so, and
+// no writer left appending to its log.
+func TestDemoInterrupted(t *testing.T) {
+	dir := t.TempDir() + "/log"
+	cmd := exec.Command(ringlogBin, "demo", "--duration", "60s", "--dir", dir)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The first status line comes after a second of appends.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), " s / 1m0s "); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no status line:\n%s", out.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("interrupted demo: %v, want exit status 1\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[len(lines)-2], "demo: FAILED: interrupted") {
+		t.Fatalf("interrupted demo's output:\n%s", out.String())
+	}
+	l, err := mmaplog.Open(dir, &mmaplog.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	before, _ := l.NextEventID()
+	time.Sleep(300 * time.Millisecond)
+	after, _ := l.NextEventID()
+	if li, err := l.LockStatus(); err != nil || li.HolderPID != 0 || after != before {
+		t.Fatalf("after the interrupted demo: lock %+v (%v), next id %d then %d", li, err, before, after)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test may read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package main
+
+import "os/exec"
+
+// ownProcessGroup does nothing off Unix.
+func ownProcessGroup(*exec.Cmd) {}
