@@ -154,7 +154,7 @@ func (d *demo) summary(v verdict) {
 		if k.heldLock {
 			held = "holding the lock"
 		}
-		fmt.Fprintf(out, "kill %d    writer %d (%s) at %v, %s; writer %d appended %s later; restart's Open %s\n",
+		fmt.Fprintf(out, "kill %d    writer %d (%s) at %v, %s; writer %d appended the next event %s later; restart's Open %s\n",
 			i+1, k.slot, k.mode, k.at, held, k.takeover, duration(k.takeoverIn), duration(k.reopen))
 	}
 	f := d.fol.final
@@ -163,6 +163,6 @@ func (d *demo) summary(v verdict) {
 	fmt.Fprintf(out, "disk      %s in %d segment files of %s\n", size(v.bytesOnDisk), v.segments, size(demoSegmentSize))
 	fmt.Fprintf(out, "verified  ids dense 0..%d; %s acknowledged events present once with their exact bytes, %d lost;\n",
 		int64(v.events)-1, count(v.acked), v.lost)
-	fmt.Fprintf(out, "          %s more appended by writers as they were killed, intact; Check: %s events verified, %s\n",
+	fmt.Fprintf(out, "          %s more that the killed writers appended but had not reported, intact; Check: %s events, %s\n",
 		count(v.unacked), count(v.checked), map[bool]string{true: "clean", false: "PROBLEMS"}[v.checkOK])
 }
