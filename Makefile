@@ -6,10 +6,10 @@ BENCHSTAT ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 SHELL := bash
 .DEFAULT_GOAL := help
-.PHONY: help fmt lint test fuzz bench crash demo
+.PHONY: help fmt lint test fuzz bench crash demo demo-cluster bench-raft
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 fmt: ## Format all Go files in place (gofmt -w)
 	gofmt -w .
@@ -18,9 +18,10 @@ lint: ## go vet, and fail if gofmt would change any file
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-test: ## go vet, then all tests with the race detector (and the bench/ module's own tests)
+test: ## go vet, then all tests with the race detector (and the bench/ and raftlog/ modules' own tests)
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 9m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
+	cd raftlog && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 
 fuzz: ## Run each native fuzz target in ./fuzz for FUZZTIME (default 60s)
 	@if [ ! -d fuzz ]; then echo "fuzz/ does not exist yet: no fuzz targets to run"; exit 0; fi; \
@@ -45,8 +46,16 @@ bench-peers: ## ringlog vs tidwall/wal, raft-wal and the machine's limits (bench
 bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 2 minutes)
 	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh quick
 
-crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1)
+crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1), with the raft cluster's 50 kills
 	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill' ./...
+	cd raftlog && RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Cluster|Kill' .
+
+demo-cluster: ## 3 raft nodes on raftlog as 3 processes on loopback, live; kills the leader twice, then the verdict
+	cd raftlog && $(GO) run ./cmd/ringlog-cluster
+
+bench-raft: ## raftlog vs raft-wal vs raft-boltdb (raftbench, StoreLogs, GetLog, Open, the cluster; -count 3) into bench/results/raft.{txt,md}
+	cd raftlog && set -o pipefail && $(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m . | tee ../bench/results/raft.txt
+	cd raftlog && $(GO) run ./internal/benchreport -in ../bench/results/raft.txt -cmd "make bench-raft" > ../bench/results/raft.md
 
 demo: ## The demo: 3 writer processes, a follower, SIGKILLs, verification (DEMOFLAGS="--duration 20s --keep")
 	$(GO) run ./cmd/ringlog demo $(DEMOFLAGS)
