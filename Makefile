@@ -47,7 +47,7 @@ bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 
 	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh quick
 
 crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1), with the raft cluster's 50 kills
-	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill' ./...
+	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill|DamagedRecordExhaustive' ./...
 	cd raftlog && RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Cluster|Kill' .
 
 demo-cluster: ## 3 raft nodes on raftlog as 3 processes on loopback, live; kills the leader twice, then the verdict

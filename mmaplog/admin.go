@@ -58,6 +58,11 @@ type Stats struct {
 	BytesAllocated uint64
 	// MaxEventSize and MaxBatchBytes are the limits in force.
 	MaxEventSize, MaxBatchBytes uint64
+	// LastRepair is what the last repair of Open removed from the end of the log (events
+	// past the recovery point that a power loss tore), with the count of such repairs over
+	// the log's life; nil when no Open ever removed anything (or when the record is damaged,
+	// which Check reports).
+	LastRepair *Repair
 }
 
 // Stats returns counts and sizes of the log.
@@ -89,6 +94,14 @@ func (l *Log) Stats() (Stats, error) {
 	}
 	if st.live > 0 {
 		s.OldestEventID, s.NewestEventID = st.oldest, st.newest
+	}
+	if err := l.rlock(); err != nil {
+		return Stats{}, err
+	}
+	r, ok, err := l.readRepair()
+	l.segMu.RUnlock()
+	if ok && err == nil { // a damaged repair record is Check's to report
+		s.LastRepair = &r
 	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {

@@ -48,6 +48,9 @@ type Report struct {
 	SegmentFiles int
 	// Problems lists what is wrong, in the order found; empty when the log is sound.
 	Problems []Problem
+	// LastRepair is what the last repair of Open removed from the end of the log after a
+	// reboot (not a problem of the log as it is, but events that are gone); nil if none.
+	LastRepair *Repair
 }
 
 // OK reports whether Check found nothing wrong.
@@ -116,6 +119,14 @@ func (l *Log) CheckProgress(progress func(verified, total uint64)) (rep *Report,
 	if msg := st.validate(l.opts.segmentSize); msg != "" {
 		rep.add(metaPath, copyOff, 0, false, "state %#x: %s", g, msg)
 	}
+	if r, ok, err := l.readRepair(); err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			rep.add(ce.Path, ce.Offset, 0, false, "%s", ce.What)
+		}
+	} else if ok {
+		rep.LastRepair = &r
+	}
 	idx, err := l.indexFor(st.indexGen)
 	if err != nil {
 		return nil, err
@@ -135,6 +146,7 @@ func (l *Log) CheckProgress(progress func(verified, total uint64)) (rep *Report,
 			case slot.Tombstoned() || (st.pendingDelete() && id >= st.delStart && id <= st.delEnd):
 				dead++
 			case slot.IsZero():
+				live++ // live by the state, damaged: counted so the totals name only this
 				rep.add(idx.Path(), slotOff, id, true, "index slot of a live event is unwritten")
 			default:
 				live++

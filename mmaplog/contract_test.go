@@ -1462,7 +1462,7 @@ func TestContractCorruptRecord(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	const bad = 100 // far from the newest 4096 events: Open does not validate it
+	const bad = 100 // below the committed NextEventID: Open never cuts it
 	path, off := ctFindPayload(t, dir, ctPayload(bad, size))
 	mmaplog.PatchFile(t, path, int64(off+size-1), []byte{'#'})
 
@@ -1509,41 +1509,49 @@ func TestContractCorruptRecord(t *testing.T) {
 	}
 }
 
+// A power loss after appends that were never synced: the image Open finds after the
+// reboot holds the tail past the recovery point, and a record there that fails validation
+// is a torn write. Open cuts the log there and says what it removed.
 func TestContractCorruptUnsyncedTailIsCut(t *testing.T) {
 	dir := t.TempDir()
 	l, err := mmaplog.Open(dir, ctOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close()
 	const n, size = 1000, 32
-	ctAppendN(t, l, n, size) // never synced: the whole tail is validated by Open
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	ctAppendN(t, l, n, size) // never synced: after a reboot the whole tail is validated
+	img := mmaplog.CrashImage(t, dir)
 	const bad = 990
-	path, off := ctFindPayload(t, dir, ctPayload(bad, size))
+	path, off := ctFindPayload(t, img, ctPayload(bad, size))
 	mmaplog.PatchFile(t, path, int64(off), []byte{'#'})
-	l = ctOpen(t, dir, nil)
-	if nx := ctNext(t, l); nx != bad {
+	l2 := ctOpen(t, img, nil)
+	if nx := ctNext(t, l2); nx != bad {
 		t.Fatalf("NextEventID after reopen = %d, want the log cut at %d", nx, bad)
 	}
-	ctGetErr(t, l, bad, mmaplog.ErrNotFound)
-	ctGet(t, l, bad-1, ctPayload(bad-1, size))
-	if err := l.AppendWithID(bad, []byte("rewritten")); err != nil {
+	ctGetErr(t, l2, bad, mmaplog.ErrNotFound)
+	ctGet(t, l2, bad-1, ctPayload(bad-1, size))
+	r := ctStats(t, l2).LastRepair
+	if r == nil || r.Count != 1 || r.From != bad || r.To != n || r.Path != path || r.Offset != int64(off)-16 {
+		t.Fatalf("Stats.LastRepair = %+v, want 1 repair removing [%d, %d) at %s offset %d", r, bad, n, path, off-16)
+	}
+	t.Logf("repair record: %v", r)
+	if err := l2.AppendWithID(bad, []byte("rewritten")); err != nil {
 		t.Fatal(err)
 	}
-	ctGet(t, l, bad, []byte("rewritten"))
+	ctGet(t, l2, bad, []byte("rewritten"))
 }
 
 // After Sync, a suffix delete and re-appended ids are not durable: the recovery point
-// must not claim them. Open validates the unsynced tail, so a damaged re-appended record
-// must be cut (as it is without the earlier Sync), not served as ErrCorrupt.
+// must not claim them. After a reboot Open validates the unsynced tail, so a damaged
+// re-appended record is cut (as it is without the earlier Sync), not served as ErrCorrupt.
 func TestContractSyncedNextAfterSuffixDelete(t *testing.T) {
 	dir := t.TempDir()
 	l, err := mmaplog.Open(dir, ctOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close()
 	const n, size = 200, 32
 	ctAppendN(t, l, n, size)
 	if err := l.Sync(); err != nil {
@@ -1557,15 +1565,13 @@ func TestContractSyncedNextAfterSuffixDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Close(); err != nil { // no Sync: ids 100..199 are not durable
-		t.Fatal(err)
-	}
+	img := mmaplog.CrashImage(t, dir) // no Sync since the delete: ids 100..199 are not durable
 	const bad = 150
-	path, off := ctFindPayload(t, dir, ctPayload(bad+1_000_000, size))
+	path, off := ctFindPayload(t, img, ctPayload(bad+1_000_000, size))
 	mmaplog.PatchFile(t, path, int64(off), []byte{'#'})
-	l = ctOpen(t, dir, nil)
-	if nx := ctNext(t, l); nx != bad {
-		_, gerr := l.Get(bad)
+	l2 := ctOpen(t, img, nil)
+	if nx := ctNext(t, l2); nx != bad {
+		_, gerr := l2.Get(bad)
 		t.Fatalf("unsynced re-appended tail not validated by Open: NextEventID %d, want %d (Get(%d): %v)", nx, bad, bad, gerr)
 	}
 }

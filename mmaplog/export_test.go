@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,4 +41,38 @@ func PatchFile(t testing.TB, path string, off int64, b []byte) {
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SimulateReboot zeroes the boot id in the meta file of the log in dir, as if the machine
+// had restarted since the last Open: the next Open validates every record after the
+// recovery point (docs/FORMAT.md section 6).
+func SimulateReboot(t testing.TB, dir string) {
+	t.Helper()
+	PatchFile(t, filepath.Join(dir, metaFileName), metaBootIDOff, make([]byte, 16))
+}
+
+// CrashImage copies the files of the log in dir (open or not) into a new directory, as a
+// power loss that lost no page would leave them, marks the copy as seen before a reboot
+// (SimulateReboot) and returns its path.
+func CrashImage(t testing.TB, dir string) string {
+	t.Helper()
+	img := t.TempDir()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || isTempName(e.Name()) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(img, e.Name()), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	SimulateReboot(t, img)
+	return img
 }

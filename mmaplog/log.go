@@ -76,6 +76,9 @@ type Log struct {
 	// fastUntil caches wbuf.fastUntil() for appendHeld while wbufOK holds (0: not
 	// computed); every commit of a new state copy and every move of wseg resets it.
 	fastUntil EventID
+	// unflushed is set by every commit of this handle and cleared when a flush snapshots
+	// the state (both under the writer lock): Close flushes when it is set.
+	unflushed atomic.Bool
 
 	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
 	sy     syncer       // group commit (sync.go)
@@ -361,6 +364,15 @@ func (l *Log) commitState(s *state) {
 	s.gen = (atomic.LoadUint64(l.commit) | tailMask) + 1
 	s.put(l.states[copyIndex(s.gen)])
 	atomic.StoreUint64(l.commit, s.gen)
+	l.markUnflushed()
+}
+
+// markUnflushed records that this handle committed something no flush has covered yet.
+// A load first, so that the appends between two flushes do not store to the flag.
+func (l *Log) markUnflushed() {
+	if !l.unflushed.Load() {
+		l.unflushed.Store(true)
+	}
 }
 
 // publishTail publishes the event that a fast append added to s (next, newest, live and
@@ -370,6 +382,7 @@ func (l *Log) commitState(s *state) {
 func (l *Log) publishTail(s *state) {
 	s.gen++
 	atomic.StoreUint64(l.commit, s.gen)
+	l.markUnflushed()
 }
 
 // indexFor returns the handle's mapping of index generation gen, opening it on first use,
@@ -399,8 +412,11 @@ func (l *Log) mapIndex(gen uint64, publish bool) (*ringindex.Index, error) {
 	return x, nil
 }
 
-// Close releases the handle: it waits for in-progress appends and Gets, stops background
-// preparation and unmaps every file. A second Close returns nil. The Values of iterators
+// Close releases the handle: it makes what the handle wrote durable (one Sync, under every
+// policy, when the handle committed anything since its last flush: a cleanly closed log
+// loses nothing to a later power loss), waits for in-progress appends and Gets, stops
+// background preparation and unmaps every file. Appends that race Close may return after
+// its flush and are durable only under SyncAlways. A second Close returns nil. The Values of iterators
 // still open become invalid, and so do the bytes a View callback of this handle still
 // holds: Close the handle only once its View calls have returned (a callback that touches
 // an unmapped page makes View return ErrCorrupt).
@@ -410,8 +426,8 @@ func (l *Log) Close() error {
 	}
 	var err error
 	l.stopSyncer()
-	if l.opts.sync == SyncInterval {
-		err = l.Sync() // what the last interval did not cover
+	if !l.opts.readOnly && l.unflushed.Load() {
+		err = l.Sync() // what this handle wrote is durable once Close returns
 	}
 	if l.closed.Swap(true) {
 		return nil

@@ -52,8 +52,8 @@ func simulateReboot(b *testing.B, dir string) {
 	}
 }
 
-// BenchmarkOpen opens a log of 128-byte events: clean (same boot: a bounded sanity check
-// of the tail) and after an unclean shutdown (a simulated reboot with 100,000 events
+// BenchmarkOpen opens a log of 128-byte events: clean (same boot: nothing to
+// validate) and after an unclean shutdown (a simulated reboot with 100,000 events
 // appended after the last Sync: every one of them is validated). Open never scans the
 // synced part, so its cost does not grow with the log.
 func BenchmarkOpen(b *testing.B) {

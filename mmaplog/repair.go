@@ -1,23 +1,24 @@
 package mmaplog
 
 import (
+	"fmt"
 	"os"
 	"time"
 
-	"github.com/ringlog/ringlog/internal/record"
 	"github.com/ringlog/ringlog/ringindex"
 )
 
-// Bounds of the tail validation done by Open (docs/FORMAT.md section 6).
-const (
-	tailCheckEvents = 4096
-	tailCheckBytes  = 64 << 20
-	orphanTempAge   = 10 * time.Minute
-)
+// orphanTempAge is how old a temporary file must be before Open deletes it (a younger
+// one may belong to a writer preparing a segment right now).
+const orphanTempAge = 10 * time.Minute
 
 // repair runs once per Open under the writer lock: it finishes a pending delete (begin does
-// that), validates the unsynced tail and cuts the log at the first invalid record, and
-// deletes orphan files.
+// that), and, after a reboot, validates the tail past the recovery point and cuts the log at
+// its first invalid record (recording what it removed in the repair record); then it
+// deletes orphan files. Within one boot nothing is cut: every record below the committed
+// NextEventID was complete before the commit word published it, and the page cache keeps
+// it across any process crash, so a record there that fails validation is damage, reported
+// as ErrCorrupt by the reads of that event and by Check (docs/FORMAT.md section 6).
 func (l *Log) repair() error {
 	w, err := l.begin()
 	if err != nil {
@@ -25,60 +26,47 @@ func (l *Log) repair() error {
 	}
 	boot := currentBootID()
 	rebooted := boot == nil || string(l.meta[metaBootIDOff:metaBootIDOff+16]) != string(boot)
-	if bad, ok := w.firstBadTailRecord(rebooted); ok {
-		w.recoveryCut(bad)
-		w.commit()
-	}
-	if rebooted && boot != nil {
-		copy(l.meta[metaBootIDOff:], boot)
+	cut := false
+	if rebooted {
+		if bad, fault, ok := w.firstBadTailRecord(); ok {
+			l.writeRepair(bad, w.st.next, fault)
+			w.recoveryCut(bad)
+			w.commit()
+			cut = true
+		}
+		if boot != nil {
+			copy(l.meta[metaBootIDOff:], boot)
+		}
 	}
 	w.collectOrphans()
 	w.end()
+	if cut {
+		// The cut and its record survive the next power loss: otherwise the next Open could
+		// find a different tail to cut and the report of this one would be lost.
+		if err := msync(l.meta[:metaSize]); err != nil {
+			return fmt.Errorf("mmaplog: sync meta after repair: %w", err)
+		}
+	}
 	return nil
 }
 
-// firstBadTailRecord validates the records after the recovery point (syncedNext) and
-// returns the first id whose record is invalid. After a reboot (a power loss may have
-// dropped unsynced pages) it checks every record from the recovery point; within one boot
-// (the page cache survived any process crash) only the newest tailCheckEvents events, at
-// most tailCheckBytes bytes, as a cheap sanity check.
-func (w *wtx) firstBadTailRecord(rebooted bool) (EventID, bool) {
+// firstBadTailRecord validates, after a reboot, the records past the recovery point
+// (syncedNext): a power loss may have dropped any page written since the last Sync. It
+// returns the first id whose record or slot is invalid and what failed.
+func (w *wtx) firstBadTailRecord() (EventID, tailFault, bool) {
 	st := &w.st
 	if st.live == 0 {
-		return 0, false
+		return 0, tailFault{}, false
 	}
-	lo := max(st.oldest, st.syncedNext)
-	limit := uint64(tailCheckBytes)
-	if rebooted {
-		limit = ^uint64(0)
-	} else if st.next-lo > tailCheckEvents {
-		lo = st.next - tailCheckEvents
-	}
-	// Walk back to honour the byte bound.
-	var bytes uint64
-	start := st.next
-	for start > lo && bytes < limit {
-		start--
-		slot := w.idx.Load(start)
-		if slot.Tombstoned() || slot.IsZero() {
-			continue
-		}
-		seg, err := w.segment(w.slotSeq(slot))
-		if err != nil {
-			continue
-		}
-		if n, ok := record.Length(seg.data, slot.Offset()); ok && n <= w.l.opts.maxEventSize {
-			bytes += recordSize(int(n))
-		}
-	}
-	// After a reboot the index pages of the tail may be older than the meta page: a slot
-	// may still point to a record of the same id that a suffix delete removed (valid CRC,
-	// wrong bytes) or carry a stale tombstone. Such slots are caught because the records
-	// of [syncedNext, next) were appended in id order, after the record of syncedNext-1:
-	// their positions must increase strictly. A tombstone in the tail is cut as well.
+	start := max(st.oldest, st.syncedNext)
+	// The index pages of the tail may be older than the meta page: a slot may still point
+	// to a record of the same id that a suffix delete removed (valid CRC, wrong bytes) or
+	// carry a stale tombstone. Such slots are caught because the records of
+	// [syncedNext, next) were appended in id order, after the record of syncedNext-1: their
+	// positions must increase strictly. A tombstone in the tail is cut as well.
 	var prevSeq, prevOff uint64
 	havePrev := false
-	if rebooted && start > st.oldest {
+	if start > st.oldest {
 		if slot := w.idx.Load(start - 1); !slot.IsZero() {
 			prevSeq, prevOff, havePrev = w.slotSeq(slot), slot.Offset(), true
 		}
@@ -89,28 +77,33 @@ func (w *wtx) firstBadTailRecord(rebooted bool) (EventID, bool) {
 		}
 		slot := w.idx.Load(id)
 		if slot.Tombstoned() {
-			if rebooted {
-				return id, true
-			}
-			continue
+			return id, tailFault{seq: noSegment, reason: repairTombstone}, true
 		}
 		if slot.IsZero() {
-			return id, true
+			return id, tailFault{seq: noSegment, reason: repairSlotUnwritten}, true
 		}
 		seq := w.slotSeq(slot)
-		if seq > st.activeSeq || (rebooted && havePrev && (seq < prevSeq || (seq == prevSeq && slot.Offset() <= prevOff))) {
-			return id, true
+		fault := tailFault{seq: seq, off: slot.Offset()}
+		if seq > st.activeSeq {
+			fault.seq, fault.reason = noSegment, repairNoSegment
+			return id, fault, true
+		}
+		if havePrev && (seq < prevSeq || (seq == prevSeq && slot.Offset() <= prevOff)) {
+			fault.reason = repairSlotStale
+			return id, fault, true
 		}
 		seg, err := w.segment(seq)
 		if err != nil {
-			return id, true
+			fault.reason = repairNoSegment
+			return id, fault, true
 		}
 		if _, msg := decodeRecord(seg.data, slot.Offset(), id, w.l.opts.maxEventSize); msg != "" {
-			return id, true
+			fault.reason = repairRecordInvalid
+			return id, fault, true
 		}
 		prevSeq, prevOff, havePrev = seq, slot.Offset(), true
 	}
-	return 0, false
+	return 0, tailFault{}, false
 }
 
 // recoveryCut ends the log before bad, an id at or after the recovery point whose record

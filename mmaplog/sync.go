@@ -195,12 +195,18 @@ func (l *Log) flush() (uint64, error) {
 	if st.dirtyLow < st.syncedNext {
 		plan.idxFrom = max(st.dirtyLow, st.oldest)
 	}
-	w.abort() // nothing to commit yet
+	l.unflushed.Store(false) // this flush covers every commit so far; set again on error
+	w.abort()                // nothing to commit yet
 	defer unpin()
 	if err := l.syncData(&plan, pinned, idx); err != nil {
+		l.markUnflushed()
 		return 0, err
 	}
-	return l.commitPoint(&plan)
+	covered, err := l.commitPoint(&plan)
+	if err != nil {
+		l.markUnflushed()
+	}
+	return covered, err
 }
 
 // syncData writes back the segment ranges and the index slots of plan. The two are

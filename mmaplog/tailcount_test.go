@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -116,25 +117,26 @@ func TestTailCountFoldsWhenFull(t *testing.T) {
 	}
 }
 
-// A tail whose newest record is unreadable (here: its slot zeroed, as after a lost index
-// page) is cut by Open, and the write offset cannot be derived: the log gives up the
-// rest of the active segment instead of writing over the records before the cut.
+// A tail whose newest record is unreadable (here: its slot zeroed, or its record damaged)
+// leaves the write offset underivable: another handle opening the log (as after the
+// writer was killed) keeps every event, reports the damaged one as ErrCorrupt, and gives
+// up the rest of the active segment instead of writing over the records before it.
 func TestTailWithBadNewestMovesToNextSegment(t *testing.T) {
 	for _, damage := range []string{"slot zeroed", "record checksum"} {
 		t.Run(damage, func(t *testing.T) {
 			dir := t.TempDir()
 			opts := &Options{NoPrefault: true}
-			l, err := Open(dir, opts)
+			first, err := Open(dir, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			appendTail(t, l, 40)
-			st := l.loadState()
+			defer first.Close()
+			appendTail(t, first, 40)
+			st := first.loadState()
 			if st.tail() == 0 {
 				t.Fatalf("no tail count after 40 single appends (commit word %#x)", st.gen)
 			}
-			slot := l.wbuf.idx.Load(st.newest)
-			l.Close()
+			slot := first.wbuf.idx.Load(st.newest)
 			switch damage {
 			case "slot zeroed":
 				path := filepath.Join(dir, ringindex.FileName(st.indexGen))
@@ -145,16 +147,29 @@ func TestTailWithBadNewestMovesToNextSegment(t *testing.T) {
 				binary.LittleEndian.PutUint32(crc[:], 0xdeadbeef)
 				PatchFile(t, path, int64(slot.Offset()), crc[:])
 			}
-			l, err = Open(dir, opts)
+			l, err := Open(dir, opts) // a second writer: the first one's tail is all it knows
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			checkTail(t, l, 39) // the newest event is cut, the 39 before it are intact
+			if next, err := l.NextEventID(); err != nil || next != 40 {
+				t.Fatalf("NextEventID = %d, %v after Open of a tail with a damaged newest event; want 40 (nothing cut)", next, err)
+			}
+			if _, err := l.Get(39); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Get(39) of the damaged newest event = %v, want ErrCorrupt", err)
+			}
 			appendTail(t, l, 5)
-			checkTail(t, l, 44)
+			for id := EventID(0); id < 45; id++ {
+				if b, err := l.Get(id); id != 39 && (err != nil || !bytes.Equal(b, tailEvent(id))) {
+					t.Fatalf("Get(%d) = %q, %v; want %q", id, b, err, tailEvent(id))
+				}
+			}
 			if got := l.loadState().activeSeq; got != st.activeSeq+1 {
-				t.Fatalf("active segment %d after appending to a tail cut at an unreadable newest record, want %d", got, st.activeSeq+1)
+				t.Fatalf("active segment %d after appending to a tail with an unreadable newest record, want %d", got, st.activeSeq+1)
+			}
+			rep, err := l.Check()
+			if err != nil || len(rep.Problems) != 1 || rep.Problems[0].ID != 39 {
+				t.Fatalf("Check = %v, %+v; want one problem, event 39", err, rep)
 			}
 		})
 	}

@@ -89,7 +89,7 @@ func (w *wtx) openIndexes() error {
 // resolveWriteOff sets st.writeOff, loaded from the state copy, when fast appends published
 // events after the copy (st.tail() > 0): they all lie in the active segment, so the write
 // offset is the end of the record of st.newest. If that record cannot be read (a corrupt
-// or lost tail, which Open's repair then cuts), the rest of the active segment is given
+// or lost tail, which Open's repair cuts after a reboot), the rest of the active segment is given
 // up: the next append goes to a new segment, so nothing published is ever overwritten.
 // The caller does not hold segMu.
 func (l *Log) resolveWriteOff(st *state) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/ringlog/ringlog/mmaplog"
 )
@@ -49,6 +50,9 @@ ok: 1,000,000 events, 128.0 MiB verified in 16 segment files, no problems`
 			for _, pr := range rep.Problems {
 				fmt.Fprintln(e.stdout, pr.String())
 			}
+			if r := rep.LastRepair; r != nil {
+				fmt.Fprintf(e.stdout, "repaired: %v (%s so far)\n", r, plural(r.Count, "repair"))
+			}
 			if rep.OK() {
 				fmt.Fprintf(e.stdout, "ok: %s, %s verified in %s, no problems\n", plural(rep.Events, "event"), size(rep.Bytes), plural(uint64(rep.SegmentFiles), "segment file"))
 			} else {
@@ -70,6 +74,18 @@ type checkJSON struct {
 	Bytes        uint64        `json:"bytes"`
 	SegmentFiles int           `json:"segment_files"`
 	Problems     []problemJSON `json:"problems"`
+	LastRepair   *repairJSON   `json:"last_repair,omitempty"`
+}
+
+// repairJSON is what the last repair of Open removed, in JSON.
+type repairJSON struct {
+	Count  uint64    `json:"count"`
+	From   uint64    `json:"from"`
+	To     uint64    `json:"to"`
+	At     time.Time `json:"at"`
+	Path   string    `json:"path,omitempty"`
+	Offset int64     `json:"offset"`
+	Reason string    `json:"reason"`
 }
 
 // problemJSON is one problem in the JSON form of a check report.
@@ -89,6 +105,9 @@ func writeCheckJSON(e *env, rep *mmaplog.Report) error {
 			row.ID = &p.ID
 		}
 		out.Problems = append(out.Problems, row)
+	}
+	if r := rep.LastRepair; r != nil {
+		out.LastRepair = &repairJSON{Count: r.Count, From: r.From, To: r.To, At: r.At, Path: r.Path, Offset: r.Offset, Reason: r.Reason}
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

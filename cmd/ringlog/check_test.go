@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ringlog/ringlog/mmaplog"
 )
 
 func TestCheckCleanLog(t *testing.T) {
@@ -107,5 +109,73 @@ func patchFile(t *testing.T, path string, off int64, b []byte) {
 	defer f.Close()
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A log whose tail a repair cut after a (simulated) power loss: check is clean but says
+// what the repair removed, and so does stat.
+func TestCheckAndStatReportRepair(t *testing.T) {
+	src := t.TempDir()
+	l, err := mmaplog.Open(src, &mmaplog.Options{SegmentSize: 1 << 20, NoPrefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for id := uint64(0); id < 150; id++ {
+		if err := l.AppendWithID(id, eventBytes(int(id))); err != nil {
+			t.Fatal(err)
+		}
+		if id == 99 {
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir() // the files as a power loss leaves them: 100..149 never synced
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "meta" {
+			clear(b[320:336]) // the boot id: a reboot happened
+		}
+		if strings.HasPrefix(e.Name(), "seg-") {
+			if i := strings.Index(string(b), string(eventBytes(120))); i >= 0 {
+				b[i+3] ^= 0xff // torn
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l2, err := mmaplog.Open(dir, nil) // the repair
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := ringlog(t, "check", dir).want(t, 0, "check")
+	if !strings.Contains(r.stdout, "repaired: a repair after a reboot removed events [120, 150)") || !strings.Contains(r.stdout, "ok: 120 events") {
+		t.Fatalf("check of a repaired log said:\n%s", r.stdout)
+	}
+	var js checkJSON
+	r = ringlog(t, "check", dir, "--json").want(t, 0, "check --json")
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil || js.LastRepair == nil || js.LastRepair.From != 120 || js.LastRepair.To != 150 || js.LastRepair.Count != 1 {
+		t.Fatalf("check --json: %v %+v\n%s", err, js, r.stdout)
+	}
+	r = ringlog(t, "stat", dir).want(t, 0, "stat")
+	if !strings.Contains(r.stdout, "repaired   a repair after a reboot removed events [120, 150)") {
+		t.Fatalf("stat of a repaired log said:\n%s", r.stdout)
+	}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, "repaired") {
+			t.Logf("stat: %s", line)
+		}
 	}
 }

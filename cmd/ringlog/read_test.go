@@ -23,7 +23,7 @@ func TestStatTextAndJSON(t *testing.T) {
 	r := ringlog(t, "stat", dir).want(t, 0, "stat")
 	for _, want := range []string{
 		"events 300 live, ids 0..299 (0 tombstoned), next id 300",
-		"durable below id 0",
+		"durable below id 300",
 		"lock free, no waiters",
 		"seg-0000000000000000 segment 0 sealed 0 99 100",
 		"seg-0000000000000001 segment 1 sealed 100 199 100",

@@ -58,6 +58,9 @@ func writeStatText(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 		fmt.Fprintf(w, "events     %s live, ids %d..%d (%s tombstoned), next id %d\n", count(st.EventCount), st.OldestEventID, st.NewestEventID, count(m.Dead), st.NextEventID)
 	}
 	fmt.Fprintf(w, "durable    below id %d (SyncedNextEventID)\n", st.SyncedNextEventID)
+	if r := st.LastRepair; r != nil {
+		fmt.Fprintf(w, "repaired   %v (%s so far)\n", r, plural(r.Count, "repair"))
+	}
 	fmt.Fprintf(w, "commit     generation %d, tail count %d\n", m.Generation, m.TailCount)
 	fmt.Fprintf(w, "bytes      %s used, %s allocated in %s, index %s slots%s\n",
 		size(st.BytesUsed), size(st.BytesAllocated), plural(uint64(st.FileCount), "segment file"), count(st.IndexCapacity), map[bool]string{true: " (growing)"}[st.IndexGrowing])
