@@ -48,8 +48,8 @@ type Run struct {
 	Results []*Result
 	// Notes are the texts of the "note: " lines the benchmarks printed (a skipped
 	// measurement and why), in order, without duplicates.
-	Notes []string
-	byName  map[string]*Result
+	Notes  []string
+	byName map[string]*Result
 }
 
 // Find returns the result of workload, impl and case, or nil.

@@ -95,9 +95,9 @@ type Target struct {
 	OtherWorkload, OtherCase string
 	Kind                     string
 	Unit                     string // Absolute and Figure only
-	Goal            float64
-	FallbackCase    string // Absolute only: the case to report when Case was not run
-	FallbackComment string
+	Goal                     float64
+	FallbackCase             string // Absolute only: the case to report when Case was not run
+	FallbackComment          string
 }
 
 // targets are those of issue 6.
