@@ -38,13 +38,19 @@ bench: ## Benchmarks of mmaplog, flock, ringindex (6 runs) into bench.txt, then 
 	@$(GO) run $(BENCHSTAT) bench.txt || echo "benchstat not available; raw figures are in bench.txt"
 	$(MAKE) bench-peers
 
-.PHONY: bench-peers bench-quick
+.PHONY: bench-peers bench-quick bench-durable strace-durable
 
 bench-peers: ## ringlog vs tidwall/wal, raft-wal and the machine's limits (bench/, -count 6) into bench/results and README
 	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh full
 
-bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 2 minutes)
+bench-quick: ## A short pass of bench-peers (-count 1, no 10M-event logs, under 3 minutes)
 	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh quick
+
+bench-durable: ## The durable rows of bench-peers and the segment preparation limits (-count 5, ~10 minutes) into bench/results/durable.{txt,md}
+	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh durable
+
+strace-durable: ## System calls per durable append (AppendWithID + Sync) and per idle Sync, from strace -f -c
+	cd bench && GO=$(GO) bash ./strace-durable.sh
 
 crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1), with the raft cluster's 50 kills
 	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill|DamagedRecordExhaustive' ./...

@@ -129,7 +129,7 @@ func TestMemoryChild(t *testing.T) {
 func TestMultiProcessRound(t *testing.T) {
 	dir := t.TempDir()
 	const procs, events = 2, 500
-	for _, hold := range []string{"0", "1"} {
+	for _, hold := range []string{envHoldLock + "=0", envHoldLock + "=1"} {
 		d, err := multiProcessRound(dir, procs, events, 64, hold)
 		if err != nil {
 			t.Fatal(err)

@@ -26,6 +26,8 @@ const (
 	envEvents   = "RINGLOG_BENCH_EVENTS"   // events to write (memory) or append (appender)
 	envSize     = "RINGLOG_BENCH_SIZE"     // payload size
 	envHoldLock = "RINGLOG_BENCH_HOLDLOCK" // appender: "1" to open with Options.HoldLock
+	envSync     = "RINGLOG_BENCH_SYNC"     // appender: "always" to open with Sync: SyncAlways
+	envIdle     = "RINGLOG_BENCH_IDLE"     // durable-pairs: calls of Sync with nothing new
 )
 
 // runRole runs the child role named by envRole.
@@ -43,7 +45,13 @@ func runRole(role string) error {
 	case "memory":
 		return memoryChild(os.Getenv(envImpl), dir, events, size)
 	case "appender":
-		return appenderChild(dir, events, size, os.Getenv(envHoldLock) == "1")
+		opts := &mmaplog.Options{HoldLock: os.Getenv(envHoldLock) == "1"}
+		if os.Getenv(envSync) == "always" {
+			opts.Sync = mmaplog.SyncAlways
+		}
+		return appenderChild(dir, events, size, opts)
+	case "durable-pairs":
+		return durablePairsChild(dir, events, size)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
@@ -106,10 +114,11 @@ func procStatus() (map[string]uint64, error) {
 	return m, nil
 }
 
-// appenderChild opens the log in dir, prints "ready", waits for a line on stdin, appends
-// events events of size bytes with Append, and prints "done START END" (unix ns).
-func appenderChild(dir string, events, size int, holdLock bool) error {
-	l, err := mmaplog.Open(dir, &mmaplog.Options{HoldLock: holdLock})
+// appenderChild opens the log in dir with opts, prints "ready", waits for a line on
+// stdin, appends events events of size bytes with Append, and prints "done START END"
+// (unix ns).
+func appenderChild(dir string, events, size int, opts *mmaplog.Options) error {
+	l, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		return err
 	}
@@ -242,9 +251,9 @@ func BenchmarkMultiProcess(b *testing.B) {
 		for _, impl := range []string{"ringlog", "ringlog-holdlock"} {
 			b.Run(fmt.Sprintf("impl=%s/procs=%d/size=%d", impl, procs, size), func(b *testing.B) {
 				dir := b.TempDir()
-				hold := "0"
+				hold := envHoldLock + "=0"
 				if impl == "ringlog-holdlock" {
-					hold = "1"
+					hold = envHoldLock + "=1"
 				}
 				var total int
 				var span time.Duration
@@ -263,9 +272,10 @@ func BenchmarkMultiProcess(b *testing.B) {
 	}
 }
 
-// multiProcessRound runs one round of BenchmarkMultiProcess and returns the span of the
-// append phase.
-func multiProcessRound(dir string, procs, events, size int, hold string) (time.Duration, error) {
+// multiProcessRound runs one round of BenchmarkMultiProcess or BenchmarkDurableMultiProcess
+// (procs appender children, each with the extra environment env) and returns the span of
+// the append phase.
+func multiProcessRound(dir string, procs, events, size int, env ...string) (time.Duration, error) {
 	cs := make([]*child, 0, procs)
 	defer func() {
 		for _, c := range cs {
@@ -275,8 +285,8 @@ func multiProcessRound(dir string, procs, events, size int, hold string) (time.D
 		}
 	}()
 	for range procs {
-		c, err := startChild("appender", envDir+"="+dir, envEvents+"="+strconv.Itoa(events),
-			envSize+"="+strconv.Itoa(size), envHoldLock+"="+hold)
+		c, err := startChild("appender", append([]string{envDir + "=" + dir, envEvents + "=" + strconv.Itoa(events),
+			envSize + "=" + strconv.Itoa(size)}, env...)...)
 		if err != nil {
 			return 0, err
 		}

@@ -4,11 +4,15 @@
 #   latest.benchstat.txt  benchstat -col /impl of each workload (when benchstat can be had)
 #   latest.md             the report: per workload medians and ratios, the targets
 #   latest.svg            the chart (gonum/plot)
-# A full run also refreshes the results block of ../README.md.
+# A full run also refreshes the results block of ../README.md. A durable run writes the
+# same four files as durable.{txt,benchstat.txt,md} (no chart), from the durable
+# workloads of issue 13 only.
 #
-# usage: ./run.sh [full|quick]
-#   full   -count 6 -benchtime 1s: enough for benchstat; roughly 20-30 minutes on 2 cores, 5 GiB of disk
-#   quick  -count 1 -benchtime 50ms -short (no 10M-event logs): under 2 minutes
+# usage: ./run.sh [full|quick|durable]
+#   full     -count 6 -benchtime 1s: enough for benchstat; roughly 30-40 minutes on 2 cores, 5 GiB of disk
+#   quick    -count 1 -benchtime 50ms -short (no 10M-event logs): under 3 minutes
+#   durable  -count 5 -benchtime 1s of DurableAppend, DurableBatch, DurableMultiProcess,
+#            SyncIdle and SegmentPrep (the limits of segment preparation): about 10 minutes
 # environment: GO (go), BENCHSTAT (benchstat's module@version), BENCH (-bench regexp, .)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,15 +20,19 @@ cd "$(dirname "$0")"
 mode=${1:-full}
 GO=${GO:-go}
 BENCHSTAT=${BENCHSTAT:-golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da}
+out=latest chart=(-svg results/latest.svg) cmd='`make bench-peers` (full) or `make bench-quick`'
 case $mode in
 full)  count=6 benchtime=1s  flags=(-timeout 120m) readme=(-readme ../README.md) ;;
 quick) count=1 benchtime=50ms flags=(-short -timeout 10m) readme=() ;;
-*) echo "usage: $0 [full|quick]" >&2; exit 2 ;;
+durable)
+	count=5 benchtime=1s flags=(-timeout 60m) readme=() out=durable chart=(-svg '') cmd='`make bench-durable`'
+	BENCH=${BENCH:-'^Benchmark(Durable|SyncIdle|SegmentPrep)'} ;;
+*) echo "usage: $0 [full|quick|durable]" >&2; exit 2 ;;
 esac
 
 mkdir -p results
-raw=results/latest.txt
-tmp=$(mktemp results/.latest.XXXXXX)
+raw=results/$out.txt
+tmp=$(mktemp results/.$out.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
 
 echo "== bench ($mode): go test -bench ${BENCH:-.} -count $count -benchtime $benchtime ${flags[*]}"
@@ -33,20 +41,20 @@ mv "$tmp" "$raw"
 chmod 644 "$raw"
 
 # benchstat per workload, the impls as columns: the first (a ringlog variant) is the base.
-stat=(-benchstat results/latest.benchstat.txt)
-: >results/latest.benchstat.txt
+stat=(-benchstat results/$out.benchstat.txt)
+: >"results/$out.benchstat.txt"
 for w in $(grep -o '^Benchmark[A-Za-z0-9]*' "$raw" | sort -u | sed 's/^Benchmark//'); do
-	printf '## %s\n\n' "$w" >>results/latest.benchstat.txt
-	if ! "$GO" run "$BENCHSTAT" -filter ".name:$w" -col /impl "$raw" >>results/latest.benchstat.txt 2>results/.benchstat.err; then
+	printf '## %s\n\n' "$w" >>"results/$out.benchstat.txt"
+	if ! "$GO" run "$BENCHSTAT" -filter ".name:$w" -col /impl "$raw" >>"results/$out.benchstat.txt" 2>results/.benchstat.err; then
 		echo "benchstat not available ($(head -c 300 results/.benchstat.err)); the report goes without it" >&2
-		rm -f results/latest.benchstat.txt
+		rm -f "results/$out.benchstat.txt"
 		stat=()
 		break
 	fi
-	echo >>results/latest.benchstat.txt
+	echo >>"results/$out.benchstat.txt"
 done
 rm -f results/.benchstat.err
 
-BENCH_GO_VERSION=$("$GO" env GOVERSION) "$GO" run ./cmd/report -in "$raw" -md results/latest.md -svg results/latest.svg \
-	-mode "$mode" -count "$count" -benchtime "$benchtime" "${stat[@]}" "${readme[@]}"
-echo "== wrote bench/results/latest.{txt,md,svg}"
+BENCH_GO_VERSION=$("$GO" env GOVERSION) "$GO" run ./cmd/report -in "$raw" -md "results/$out.md" "${chart[@]}" \
+	-mode "$mode" -count "$count" -benchtime "$benchtime" -cmd "$cmd" "${stat[@]}" "${readme[@]}"
+echo "== wrote bench/results/$out.{txt,md}"

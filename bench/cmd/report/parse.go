@@ -46,7 +46,10 @@ type Run struct {
 	Header map[string]string
 	// Results in the order of their first appearance.
 	Results []*Result
-	byName  map[string]*Result
+	// Notes are the texts of the "note: " lines the benchmarks printed (a skipped
+	// measurement and why), in order, without duplicates.
+	Notes  []string
+	byName map[string]*Result
 }
 
 // Find returns the result of workload, impl and case, or nil.
@@ -67,6 +70,12 @@ func Parse(in io.Reader) (*Run, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if n, ok := strings.CutPrefix(line, "note: "); ok {
+			if !slices.Contains(run.Notes, n) {
+				run.Notes = append(run.Notes, n)
+			}
+			continue
+		}
 		if !strings.HasPrefix(line, "Benchmark") {
 			if k, v, ok := strings.Cut(line, ": "); ok && !strings.ContainsAny(k, " \t") && len(run.Results) == 0 {
 				run.Header[k] = strings.TrimSpace(v)

@@ -16,7 +16,14 @@ type Workload struct {
 	// Primary is the unit the ratios compare; HigherBetter tells which way is better.
 	Primary      string
 	HigherBetter bool
+	// FlushUnit, when set, adds a column: the row's median FlushUnit over the median ns/op
+	// of flushRef (one 128 B pwrite + fdatasync) of the same run.
+	FlushUnit string
 }
+
+// flushRef is the result every durable row is compared with: limit-fdatasync, one
+// goroutine, 128 B (BenchmarkDurableAppend).
+var flushRef = struct{ Workload, Impl, Case string }{"DurableAppend", "limit-fdatasync", "goroutines=1/size=128"}
 
 // workloads in report order. A workload of the output that is not listed is reported
 // after them with ns/op as its primary unit.
@@ -34,9 +41,22 @@ var workloads = []Workload{
 	{Name: "Iterate", Title: "Sequential iteration of 1M events", Primary: "ns/op",
 		Desc: "One op reads all 1M events of 128 B in id order: ringlog IterRange (zero-copy, CRC-checked), tidwall/wal Read and raft-wal GetLog of each index. " +
 			"Limit: reading every byte of a prefaulted shared mapping of the same payload bytes (its MB/s is the mapping's bulk read bandwidth)."},
-	{Name: "DurableAppend", Title: "Durable appends, 1 and 8 goroutines", Primary: "ns/op",
-		Desc: "One 128 B event per call, durable when the call returns: `ringlog-sync` is Append + Sync, tidwall/wal with sync (fsync per Write), raft-wal (fsync per StoreLog). " +
-			"Limit: pwrite of the payload + fdatasync. ns/op is per event across all goroutines; events/s is the aggregate."},
+	{Name: "DurableAppend", Title: "Durable appends, 1 and 8 goroutines", Primary: "ns/op", FlushUnit: "ns/op",
+		Desc: "One 128 B event per call, durable when the call returns: `ringlog-sync` is Append + Sync, `ringlog-syncid` AppendWithID + Sync (one writer), " +
+			"`ringlog-syncalways` Append on a handle opened with SyncAlways (group commit across the goroutines); tidwall/wal with sync (fsync per Write), raft-wal (fsync per StoreLog, serialized by its writeMu). " +
+			"Limit: pwrite of the payload into a written file + fdatasync. ns/op is per event across all goroutines; events/s is the aggregate."},
+	{Name: "DurableBatch", Title: "Durable batches of 100 events", Primary: "ns/op", FlushUnit: "ns/op",
+		Desc: "100 events of 128 B per call, durable when the call returns: `ringlog-sync` AppendBatch + Sync, `ringlog-syncid` AppendBatchWithIDs + Sync, `ringlog-syncalways` AppendBatch under SyncAlways; " +
+			"tidwall/wal Batch + WriteBatch with sync (one fsync per batch), raft-wal StoreLogs of 100 (one fsync per call). Limit: one pwrite of the 100 payloads (12.5 KiB) + fdatasync. ns/event = ns/op ÷ 100."},
+	{Name: "DurableMultiProcess", Title: "Durable appends from 1 and 2 processes at once", Primary: "events/s", HigherBetter: true, FlushUnit: "ns/event",
+		Desc: "Each process opens the log with SyncAlways, then all append 128 B events with Append together, each durable when it returns. events/s is the aggregate over the append phase, " +
+			"ns/event its inverse; ns/op is a whole round, process start included."},
+	{Name: "SyncIdle", Title: "Sync with nothing new to flush", Primary: "ns/op", FlushUnit: "ns/op",
+		Desc: "Sync on a log whose one event is already durable (`ringlog`: default options; `ringlog-syncalways`: a SyncAlways handle). Limit: one cheap system call (getppid), the least a Sync that enters the kernel pays."},
+	{Name: "SegmentPrep", Title: "Segment preparation: one durable 128 B append per file preparation", Primary: "ns/op", FlushUnit: "ns/op",
+		Desc: "128 B appends at increasing offsets (stride 128: packed, a new 4 KiB block every 32 appends; stride 4096: a new block every append) into 64 MiB files prepared and fsynced beforehand: " +
+			"`fallocate` (unwritten extents), `writezeroes` (fallocate FALLOC_FL_WRITE_ZEROES, Linux 6.17+: written zeroed extents), `written` (write(2) of zeros). " +
+			"`limit-pwrite-*`: pwrite + fdatasync; `limit-msync-*`: a copy into a shared mapping of the file (not prefaulted) + msync(MS_SYNC) of its 4 KiB page. files: files prepared in the run."},
 	{Name: "Open", Title: "Open of a 1M- and a 10M-event log", Primary: "ns/op",
 		Desc: "Open of a cleanly closed log of 128 B events, its files in the page cache; Close is not timed."},
 	{Name: "Memory", Title: "Memory after writing 10M events (1M in a quick run)", Primary: "heap-MiB",
@@ -63,18 +83,21 @@ const (
 	Fraction  = "fraction"  // limit's ns/op ÷ ringlog's (ringlog's share of the limit's bandwidth) >= Goal
 	TimeRatio = "timeratio" // ringlog's ns/op ÷ other's <= Goal
 	Absolute  = "absolute"  // ringlog's Unit <= Goal
+	Figure    = "figure"    // ringlog's Unit, stated (and over Other's when set); no goal
 )
 
-// Target is one target of issue 6, measured as a ratio in the same run.
+// Target is one target of issue 6 or 13, measured as a ratio in the same run.
 type Target struct {
-	Text            string
-	Workload, Case  string
-	Ringlog, Other  string
-	Kind            string
-	Unit            string // Absolute only
-	Goal            float64
-	FallbackCase    string // Absolute only: the case to report when Case was not run
-	FallbackComment string
+	Text           string
+	Workload, Case string
+	Ringlog, Other string
+	// OtherWorkload and OtherCase locate Other when it is not in Workload and Case.
+	OtherWorkload, OtherCase string
+	Kind                     string
+	Unit                     string // Absolute and Figure only
+	Goal                     float64
+	FallbackCase             string // Absolute only: the case to report when Case was not run
+	FallbackComment          string
 }
 
 // targets are those of issue 6.
@@ -110,6 +133,31 @@ var targets = []Target{
 		FallbackCase: "events=1M/size=128", FallbackComment: "at 1M events: the quick run skips 10M"},
 }
 
+// durableTargets are those of issue 13 (durable appends at the disk's flush limit).
+var durableTargets = []Target{
+	{Text: "AppendWithID + Sync, one writer: ≤ 1.2× limit-fdatasync",
+		Workload: "DurableAppend", Case: "goroutines=1/size=128", Ringlog: "ringlog-syncid", Other: "limit-fdatasync", Kind: TimeRatio, Goal: 1.2},
+	{Text: "AppendWithID + Sync, one writer: at least as fast as raft-wal StoreLog",
+		Workload: "DurableAppend", Case: "goroutines=1/size=128", Ringlog: "ringlog-syncid", Other: "raft-wal", Kind: TimeRatio, Goal: 1},
+	{Text: "SyncAlways Append, one goroutine: ≤ 1.2× limit-fdatasync",
+		Workload: "DurableAppend", Case: "goroutines=1/size=128", Ringlog: "ringlog-syncalways", Other: "limit-fdatasync", Kind: TimeRatio, Goal: 1.2},
+	{Text: "SyncAlways Append, one goroutine: at least as fast as raft-wal StoreLog",
+		Workload: "DurableAppend", Case: "goroutines=1/size=128", Ringlog: "ringlog-syncalways", Other: "raft-wal", Kind: TimeRatio, Goal: 1},
+	{Text: "Batch of 100 (AppendBatchWithIDs) + Sync: ≤ 1.3× one durable single append (AppendWithID + Sync)",
+		Workload: "DurableBatch", Case: "n=100/size=128", Ringlog: "ringlog-syncid", Other: "ringlog-syncid",
+		OtherWorkload: "DurableAppend", OtherCase: "goroutines=1/size=128", Kind: TimeRatio, Goal: 1.3},
+	{Text: "SyncAlways, 8 goroutines: ≥ 4× raft-wal's throughput (8 goroutines)",
+		Workload: "DurableAppend", Case: "goroutines=8/size=128", Ringlog: "ringlog-syncalways", Other: "raft-wal", Kind: Speedup, Goal: 4},
+	{Text: "SyncAlways, 8 goroutines: ≥ 6× ringlog's own one-writer durable throughput (AppendWithID + Sync)",
+		Workload: "DurableAppend", Case: "goroutines=8/size=128", Ringlog: "ringlog-syncalways", Other: "ringlog-syncid",
+		OtherCase: "goroutines=1/size=128", Kind: Speedup, Goal: 6},
+	{Text: "SyncAlways, 2 processes appending: the figure (over 1 process)",
+		Workload: "DurableMultiProcess", Case: "procs=2/size=128", Ringlog: "ringlog-syncalways", Other: "ringlog-syncalways",
+		OtherCase: "procs=1/size=128", Kind: Figure, Unit: "events/s"},
+	{Text: "Sync with nothing new to flush: ≤ 1 µs",
+		Workload: "SyncIdle", Case: "size=128", Ringlog: "ringlog", Kind: Absolute, Unit: "ns/op", Goal: 1000},
+}
+
 // Outcome is a target evaluated on a run.
 type Outcome struct {
 	Target
@@ -118,7 +166,7 @@ type Outcome struct {
 	// Value is the speed-up (other ÷ ringlog, ns/op) for ratio kinds, the value for Absolute.
 	Value    float64
 	Ringlog  float64 // ringlog's median (ns/op, or Unit)
-	Other    float64 // the other's median ns/op
+	Other    float64 // the other's median ns/op (or Unit for Figure)
 	Fallback bool    // measured on FallbackCase
 }
 
@@ -130,9 +178,33 @@ func (t Target) MinSpeedup() float64 {
 	return t.Goal
 }
 
+// other returns the result t compares with on run, or nil.
+func (t Target) other(run *Run) *Result {
+	w, c := t.Workload, t.Case
+	if t.OtherWorkload != "" {
+		w = t.OtherWorkload
+	}
+	if t.OtherCase != "" {
+		c = t.OtherCase
+	}
+	return run.Find(w, t.Other, c)
+}
+
 // Evaluate measures t on run.
 func (t Target) Evaluate(run *Run) Outcome {
 	o := Outcome{Target: t}
+	if t.Kind == Figure {
+		r := run.Find(t.Workload, t.Ringlog, t.Case)
+		if r == nil {
+			return o
+		}
+		v, ok := r.Median(t.Unit)
+		o.Measured, o.Value, o.Ringlog = ok, v, v
+		if p := t.other(run); p != nil {
+			o.Other, _ = p.Median(t.Unit)
+		}
+		return o
+	}
 	if t.Kind == Absolute {
 		r := run.Find(t.Workload, t.Ringlog, t.Case)
 		if r == nil && t.FallbackCase != "" {
@@ -147,7 +219,7 @@ func (t Target) Evaluate(run *Run) Outcome {
 		o.Met = ok && v < t.Goal
 		return o
 	}
-	r, p := run.Find(t.Workload, t.Ringlog, t.Case), run.Find(t.Workload, t.Other, t.Case)
+	r, p := run.Find(t.Workload, t.Ringlog, t.Case), t.other(run)
 	if r == nil || p == nil {
 		return o
 	}
@@ -167,7 +239,16 @@ func (o Outcome) MeasuredText() string {
 		return "not measured in this run"
 	}
 	switch o.Kind {
+	case Figure:
+		s := fmt.Sprintf("%s %s", num(o.Value), o.Unit)
+		if o.Other > 0 {
+			s += fmt.Sprintf(" (%s× the %s of %s)", num(o.Value/o.Other), num(o.Other), o.OtherCase)
+		}
+		return s
 	case Absolute:
+		if o.Unit == "ns/op" {
+			return dur(o.Value) + " per call"
+		}
 		s := fmt.Sprintf("%s %s", num(o.Value), strings.TrimPrefix(o.Unit, "heap-"))
 		if o.Fallback {
 			s += " (" + o.FallbackComment + ")"
@@ -186,6 +267,8 @@ func (o Outcome) StatusText() string {
 	switch {
 	case !o.Measured:
 		return "—"
+	case o.Kind == Figure:
+		return "stated"
 	case o.Met && o.Fallback:
 		return "met (at 1M)"
 	case o.Met:
@@ -253,13 +336,15 @@ type Info struct {
 	MemTotal                     string
 	Benchstat                    string // file name of benchstat's output, if any
 	Chart                        string // file name of the chart, if any
+	Source                       string // file name of the raw output
+	Command                      string // what remakes the report, Markdown
 }
 
 // WriteMarkdown writes the report of run.
 func WriteMarkdown(w io.Writer, run *Run, info Info) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# ringlog against its peers and the machine's limits\n\n")
-	fmt.Fprintf(b, "Generated by `bench/cmd/report` from `latest.txt` (raw `go test -bench` output); `make bench-peers` (full) or `make bench-quick` remakes it.\n\n")
+	fmt.Fprintf(b, "Generated by `bench/cmd/report` from `%s` (raw `go test -bench` output); %s remakes it.\n\n", info.Source, info.Command)
 	fmt.Fprintf(b, "| run | machine |\n|---|---|\n")
 	fmt.Fprintf(b, "| %s run: `-count %s -benchtime %s`, medians of the runs; %s | %s, %d CPUs (nproc), %s RAM; Linux %s; %s |\n\n",
 		info.Mode, info.Count, info.Benchtime, info.Date, info.CPU, info.NProc, info.MemTotal, info.Kernel, info.GoVersion)
@@ -275,6 +360,13 @@ func WriteMarkdown(w io.Writer, run *Run, info Info) error {
 	fmt.Fprintf(b, "## Targets\n\n")
 	writeTargets(b, run)
 	fmt.Fprintf(b, "\n")
+	if len(run.Notes) > 0 {
+		fmt.Fprintf(b, "## Notes of the run\n\n")
+		for _, n := range run.Notes {
+			fmt.Fprintf(b, "- %s\n", n)
+		}
+		fmt.Fprintf(b, "\n")
+	}
 
 	// Workloads: the known ones in order, then any others in output order.
 	var names []string
@@ -335,7 +427,18 @@ func writeWorkload(b *strings.Builder, run *Run, wl Workload) {
 	for _, v := range variants {
 		fmt.Fprintf(b, " %s ÷ impl |", v)
 	}
-	fmt.Fprintf(b, "\n|---|---|---|%s%s\n", strings.Repeat("---:|", len(units)), strings.Repeat("---:|", len(variants)))
+	var ref float64 // limit-fdatasync's median ns/op, when the workload has the column
+	if wl.FlushUnit != "" {
+		if r := run.Find(flushRef.Workload, flushRef.Impl, flushRef.Case); r != nil {
+			ref, _ = r.Median("ns/op")
+		}
+	}
+	extra := len(variants)
+	if ref > 0 {
+		fmt.Fprintf(b, " ÷ limit-fdatasync |")
+		extra++
+	}
+	fmt.Fprintf(b, "\n|---|---|---|%s%s\n", strings.Repeat("---:|", len(units)), strings.Repeat("---:|", extra))
 	for _, c := range cases {
 		first := true
 		for _, r := range rs {
@@ -363,6 +466,13 @@ func writeWorkload(b *strings.Builder, run *Run, wl Workload) {
 			for _, v := range variants {
 				fmt.Fprintf(b, " %s |", ratioText(run.Find(wl.Name, v, c), r, wl.Primary))
 			}
+			if ref > 0 {
+				if v, ok := r.Median(wl.FlushUnit); ok {
+					fmt.Fprintf(b, " %s |", num(v/ref))
+				} else {
+					fmt.Fprintf(b, " — |")
+				}
+			}
 			fmt.Fprintf(b, "\n")
 		}
 	}
@@ -373,7 +483,12 @@ func writeWorkload(b *strings.Builder, run *Run, wl Workload) {
 	case wl.Primary != "ns/op":
 		better = "below 1, the ringlog variant uses less"
 	}
-	fmt.Fprintf(b, "\n*variant ÷ impl*: the ringlog variant's median %s over the row's; %s. Medians of %d run(s).\n\n", wl.Primary, better, runs)
+	fmt.Fprintf(b, "\n*variant ÷ impl*: the ringlog variant's median %s over the row's; %s. Medians of %d run(s).", wl.Primary, better, runs)
+	if ref > 0 {
+		fmt.Fprintf(b, " *÷ limit-fdatasync*: the row's median %s over the median ns/op of one 128 B pwrite + fdatasync (%s, one goroutine) of the same run, %s: how many device flushes' time the row costs.",
+			wl.FlushUnit, flushRef.Workload, dur(ref))
+	}
+	fmt.Fprintf(b, "\n\n")
 }
 
 // ratioText formats ringlog's median of unit over other's, "—" for the same result or
@@ -390,10 +505,18 @@ func ratioText(ringlog, other *Result, unit string) string {
 	return num(rv / ov)
 }
 
-// writeTargets writes the table of the targets measured on run.
+// writeTargets writes the table of the targets (issue 6, then issue 13) whose workload
+// is in run.
 func writeTargets(b *strings.Builder, run *Run) {
+	ran := map[string]bool{}
+	for _, r := range run.Results {
+		ran[r.Workload] = true
+	}
 	fmt.Fprintf(b, "| target | measured | status |\n|---|---|---|\n")
-	for _, t := range targets {
+	for _, t := range append(slices.Clip(targets), durableTargets...) {
+		if !ran[t.Workload] {
+			continue
+		}
 		o := t.Evaluate(run)
 		fmt.Fprintf(b, "| %s | %s | %s |\n", t.Text, o.MeasuredText(), o.StatusText())
 	}

@@ -196,3 +196,83 @@ func TestUpdateReadme(t *testing.T) {
 		t.Errorf("relTo = %q", got)
 	}
 }
+
+// durableSample is output of the durable workloads (issue 13), one run each, with a note.
+const durableSample = `goos: linux
+BenchmarkDurableAppend/impl=ringlog-syncid/goroutines=1/size=128-2         	    1000	    300000 ns/op	         3333 events/s
+BenchmarkDurableAppend/impl=raft-wal/goroutines=1/size=128-2               	    1000	    250000 ns/op	         4000 events/s
+BenchmarkDurableAppend/impl=limit-fdatasync/goroutines=1/size=128-2        	    1000	    200000 ns/op	         5000 events/s
+BenchmarkDurableAppend/impl=ringlog-syncalways/goroutines=8/size=128-2     	    1000	     40000 ns/op	        25000 events/s
+BenchmarkDurableAppend/impl=raft-wal/goroutines=8/size=128-2               	    1000	    250000 ns/op	         4000 events/s
+BenchmarkDurableBatch/impl=ringlog-syncid/n=100/size=128-2                 	    1000	    330000 ns/op	      3300 ns/event
+
+note: limit-*-writezeroes skipped: fallocate(FALLOC_FL_WRITE_ZEROES): operation not supported
+BenchmarkDurableMultiProcess/impl=ringlog-syncalways/procs=1/size=128-2    	       1	 900000000 ns/op	      4000 events/s	    250000 ns/event
+BenchmarkDurableMultiProcess/impl=ringlog-syncalways/procs=2/size=128-2    	       1	 900000000 ns/op	      6000 events/s	    166667 ns/event
+BenchmarkSyncIdle/impl=ringlog/size=128-2                                  	 1000000	       500.0 ns/op
+note: limit-*-writezeroes skipped: fallocate(FALLOC_FL_WRITE_ZEROES): operation not supported
+`
+
+func TestDurableTargets(t *testing.T) {
+	run, err := Parse(strings.NewReader(durableSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Notes) != 1 || !strings.Contains(run.Notes[0], "FALLOC_FL_WRITE_ZEROES") {
+		t.Fatalf("notes %q", run.Notes)
+	}
+	got := map[string]Outcome{}
+	for _, tg := range durableTargets {
+		got[tg.Text] = tg.Evaluate(run)
+	}
+	check := func(prefix string, measured, met bool, value float64) {
+		t.Helper()
+		for text, o := range got {
+			if strings.HasPrefix(text, prefix) {
+				if o.Measured != measured || o.Met != met || math.Abs(o.Value-value) > 1e-9 {
+					t.Errorf("%s: %+v, want measured %v met %v value %v", text, o, measured, met, value)
+				}
+				return
+			}
+		}
+		t.Errorf("no target %q", prefix)
+	}
+	check("AppendWithID + Sync, one writer: ≤ 1.2×", true, false, 200000.0/300000) // 1.5× the limit
+	check("AppendWithID + Sync, one writer: at least", true, false, 250000.0/300000)
+	check("SyncAlways Append, one goroutine", false, false, 0) // not in the sample
+	// Across workloads: batch 330 µs over the single append's 300 µs = 1.1 ≤ 1.3.
+	check("Batch of 100", true, true, 300000.0/330000)
+	check("SyncAlways, 8 goroutines: ≥ 4×", true, true, 250000.0/40000)
+	check("SyncAlways, 8 goroutines: ≥ 6×", true, true, 300000.0/40000)
+	check("SyncAlways, 2 processes", true, false, 6000)
+	check("Sync with nothing new", true, true, 500)
+	for text, o := range got {
+		if strings.HasPrefix(text, "SyncAlways, 2 processes") {
+			if o.StatusText() != "stated" || !strings.Contains(o.MeasuredText(), "1.50× the 4000 of procs=1/size=128") {
+				t.Errorf("figure: %q %q", o.MeasuredText(), o.StatusText())
+			}
+		}
+	}
+
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, run, Info{Mode: "durable", Source: "durable.txt", Command: "`make bench-durable`"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"from `durable.txt` (raw `go test -bench` output); `make bench-durable` remakes it.",
+		"## Notes of the run\n\n- limit-*-writezeroes skipped: fallocate(FALLOC_FL_WRITE_ZEROES): operation not supported\n\n",
+		// DurableAppend: 300 µs over the 200 µs limit = 1.50 in the ÷ limit-fdatasync column.
+		"| goroutines=1/size=128 | **ringlog-syncid** | ringlog | 300 µs | 3333 | — | — | 1.50 |",
+		// DurableMultiProcess compares ns/event: 166667 / 200000.
+		"| procs=2/size=128 | **ringlog-syncalways** | ringlog | 6000 | 900 ms | 167 µs | — | 0.833 |",
+		"| Sync with nothing new to flush: ≤ 1 µs | 500 ns per call | met |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+	// Targets of workloads that did not run are left out.
+	if strings.Contains(md.String(), "Random Get") {
+		t.Error("the report lists a target of a workload that did not run")
+	}
+}
