@@ -45,9 +45,6 @@ const (
 // preps lists the preparations in report order.
 var preps = []string{prepFallocate, prepWriteZeroes, prepWritten, prepWritten4K, prepWrittenUncached}
 
-// writtenPreps are the preparations that leave every block written.
-var writtenPreps = []string{prepWriteZeroes, prepWritten, prepWritten4K, prepWrittenUncached}
-
 // prepFileSize is the size of each prepared file of BenchmarkSegmentPrep.
 const prepFileSize = 64 << 20
 
