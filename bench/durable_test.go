@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
@@ -308,19 +307,7 @@ func BenchmarkDurableMultiProcess(b *testing.B) {
 	events := durableProcessEvents()
 	for _, procs := range []int{1, 2} {
 		b.Run(fmt.Sprintf("impl=ringlog-syncalways/procs=%d/size=%d", procs, durableSize), func(b *testing.B) {
-			dir := b.TempDir()
-			var total int
-			var span time.Duration
-			for b.Loop() {
-				d, err := multiProcessRound(dir, procs, events, durableSize, envSync+"=always")
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += procs * events
-				span += d
-			}
-			b.ReportMetric(float64(total)/span.Seconds(), "events/s")
-			b.ReportMetric(float64(span.Nanoseconds())/float64(total), "ns/event")
+			benchRounds(b, b.TempDir(), procs, events, durableSize, envSync+"=always")
 		})
 	}
 }

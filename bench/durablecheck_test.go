@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Quick checks of the durable workloads: each op appends what it claims, the children
@@ -114,6 +117,10 @@ func TestSegmentPrep(t *testing.T) {
 			if written+unwritten != size || unwritten != wantUnwritten {
 				t.Fatalf("%d bytes written, %d unwritten; want %d unwritten of %d", written, unwritten, wantUnwritten, size)
 			}
+			// The file written through the page cache stays there unless dropped.
+			if cached := residentPages(t, f, size); prep != prepFallocate && (prep == prepWrittenUncached) != (cached == 0) {
+				t.Fatalf("%s: %d of %d pages in the page cache", prep, cached, size/4096)
+			}
 		})
 	}
 }
@@ -147,4 +154,24 @@ func TestPrepAppender(t *testing.T) {
 			})
 		}
 	}
+}
+
+// residentPages returns how many of the first size bytes' pages of f are in the page
+// cache (mincore of a read-only mapping).
+func residentPages(t *testing.T, f *os.File, size int) int {
+	t.Helper()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, size/4096)
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatalf("mincore: %v", e)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }

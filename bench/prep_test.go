@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -24,15 +26,24 @@ import (
 //   - writezeroes: fallocate(FALLOC_FL_WRITE_ZEROES) (Linux 6.17+), written extents of
 //     zeros made by the device without the data passing through the page cache; refused
 //     (EOPNOTSUPP, EINVAL) where the file system or the device cannot;
-//   - written: write(2) of zeros over the whole file (the PostgreSQL WAL segment way).
+//   - written: write(2) of zeros over the whole file in calls of 1 MiB (the PostgreSQL WAL
+//     segment way). The page cache then holds the file in large folios (ext4 has them
+//     since Linux 6.16): a write through a shared mapping dirties a whole folio, and its
+//     msync writes all of it back (see dev-KiB/op);
+//   - written4k: the same in calls of 4 KiB, which leaves 4 KiB folios in the page cache;
+//   - written-uncached: written, then dropped from the page cache (fadvise DONTNEED), as a
+//     recycled segment file is when its pages have been evicted: the mapping's faults
+//     read the pages back.
 const (
-	prepFallocate   = "fallocate"
-	prepWriteZeroes = "writezeroes"
-	prepWritten     = "written"
+	prepFallocate       = "fallocate"
+	prepWriteZeroes     = "writezeroes"
+	prepWritten         = "written"
+	prepWritten4K       = "written4k"
+	prepWrittenUncached = "written-uncached"
 )
 
 // preps lists the preparations in report order.
-var preps = []string{prepFallocate, prepWriteZeroes, prepWritten}
+var preps = []string{prepFallocate, prepWriteZeroes, prepWritten, prepWritten4K, prepWrittenUncached}
 
 // prepFileSize is the size of each prepared file of BenchmarkSegmentPrep.
 const prepFileSize = 64 << 20
@@ -55,8 +66,12 @@ func prepareFile(path string, size int64, prep string) (*os.File, error) {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
 			err = fmt.Errorf("%w: fallocate(FALLOC_FL_WRITE_ZEROES): %v", errPrepRefused, err)
 		}
-	case prepWritten:
-		zero := make([]byte, 1<<20)
+	case prepWritten, prepWritten4K, prepWrittenUncached:
+		chunk := 1 << 20
+		if prep == prepWritten4K {
+			chunk = 4096
+		}
+		zero := make([]byte, chunk)
 		for off := int64(0); off < size && err == nil; off += int64(len(zero)) {
 			_, err = f.Write(zero[:min(int64(len(zero)), size-off)])
 		}
@@ -65,6 +80,9 @@ func prepareFile(path string, size int64, prep string) (*os.File, error) {
 	}
 	if err == nil {
 		err = f.Sync()
+	}
+	if err == nil && prep == prepWrittenUncached {
+		err = unix.Fadvise(fd, 0, size, unix.FADV_DONTNEED)
 	}
 	if err != nil {
 		f.Close()
@@ -87,13 +105,20 @@ type prepAppender struct {
 	m     []byte
 	off   int64
 	files int // files prepared so far
+	// prepSectors counts the sectors written to the device while files were prepared
+	// after the first (devSectors), so that dev-KiB/op leaves them out.
+	prepSectors int64
 }
 
 // append makes ev durable at the next offset.
 func (p *prepAppender) append(ev []byte) error {
 	if p.f == nil || p.off+p.stride > p.fileSize {
 		p.stop()
+		before := devSectors(p.f)
 		err := p.next()
+		if after := devSectors(p.f); before >= 0 && after >= 0 {
+			p.prepSectors += after - before
+		}
 		p.start()
 		if err != nil {
 			return err
@@ -145,6 +170,32 @@ func (p *prepAppender) drop() {
 	}
 }
 
+// devSectors returns the sectors (512 B) written so far to the block device that holds
+// f (field 7 of /sys/dev/block/MAJOR:MINOR/stat), or -1 when f is nil or that is not
+// known (no block device: tmpfs, overlay). Every writer of the device counts.
+func devSectors(f *os.File) int64 {
+	if f == nil {
+		return -1
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return -1
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/sys/dev/block/%d:%d/stat", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil {
+		return -1
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) < 7 {
+		return -1
+	}
+	n, err := strconv.ParseInt(fields[6], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // prepNotes holds the notes printed once per process (see note).
 var prepNotes sync.Map
 
@@ -161,7 +212,8 @@ func note(msg string) {
 // append) into files prepared each way (see preps), written by pwrite + fdatasync
 // (limit-pwrite-PREP) or by a copy into a shared mapping + msync(MS_SYNC) of its page
 // (limit-msync-PREP). A preparation the kernel refuses is skipped with a note in the
-// output.
+// output. dev-KiB/op is what the device holding the files wrote per append (preparations
+// left out; other writers of the device count too), files the files prepared.
 func BenchmarkSegmentPrep(b *testing.B) {
 	ev := payload(durableSize)
 	for _, stride := range []int64{128, 4096} {
@@ -180,10 +232,15 @@ func BenchmarkSegmentPrep(b *testing.B) {
 					}
 					b.ReportAllocs()
 					b.SetBytes(durableSize)
+					start, ops := devSectors(p.f), 0
 					for b.Loop() {
 						if err := p.append(ev); err != nil {
 							b.Fatal(err)
 						}
+						ops++
+					}
+					if end := devSectors(p.f); start >= 0 && end >= 0 {
+						b.ReportMetric(float64(end-start-p.prepSectors)*512/1024/float64(ops), "dev-KiB/op")
 					}
 					b.ReportMetric(float64(p.files), "files")
 				})

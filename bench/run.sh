@@ -13,7 +13,8 @@
 #   quick    -count 1 -benchtime 50ms -short (no 10M-event logs): under 3 minutes
 #   durable  -count 5 -benchtime 1s of DurableAppend, DurableBatch, DurableMultiProcess,
 #            SyncIdle and SegmentPrep (the limits of segment preparation): about 10 minutes
-# environment: GO (go), BENCHSTAT (benchstat's module@version), BENCH (-bench regexp, .)
+# environment: GO (go), BENCHSTAT (benchstat's module@version), BENCH (-bench regexp, .),
+#   RUN (1; 0 remakes benchstat's output and the report from the existing raw output)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,17 +36,22 @@ raw=results/$out.txt
 tmp=$(mktemp results/.$out.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
 
-echo "== bench ($mode): go test -bench ${BENCH:-.} -count $count -benchtime $benchtime ${flags[*]}"
-"$GO" test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -benchtime "$benchtime" "${flags[@]}" . | tee "$tmp"
-mv "$tmp" "$raw"
-chmod 644 "$raw"
+if [ "${RUN:-1}" != 0 ]; then
+	echo "== bench ($mode): go test -bench ${BENCH:-.} -count $count -benchtime $benchtime ${flags[*]}"
+	"$GO" test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -benchtime "$benchtime" "${flags[@]}" . | tee "$tmp"
+	mv "$tmp" "$raw"
+	chmod 644 "$raw"
+fi
+# benchstat reads "key: value" lines as configuration: it gets the output without the
+# benchmarks' "note: " lines (cmd/report reads them from the raw output).
+grep -v '^note: ' "$raw" >"$tmp" || true
 
 # benchstat per workload, the impls as columns: the first (a ringlog variant) is the base.
 stat=(-benchstat results/$out.benchstat.txt)
 : >"results/$out.benchstat.txt"
 for w in $(grep -o '^Benchmark[A-Za-z0-9]*' "$raw" | sort -u | sed 's/^Benchmark//'); do
 	printf '## %s\n\n' "$w" >>"results/$out.benchstat.txt"
-	if ! "$GO" run "$BENCHSTAT" -filter ".name:$w" -col /impl "$raw" >>"results/$out.benchstat.txt" 2>results/.benchstat.err; then
+	if ! "$GO" run "$BENCHSTAT" -filter ".name:$w" -col /impl "$tmp" >>"results/$out.benchstat.txt" 2>results/.benchstat.err; then
 		echo "benchstat not available ($(head -c 300 results/.benchstat.err)); the report goes without it" >&2
 		rm -f "results/$out.benchstat.txt"
 		stat=()
