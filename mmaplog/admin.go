@@ -80,6 +80,7 @@ func (l *Log) Stats() (Stats, error) {
 			firstLiveSeq, firstOff = slot.FullSeq(st.activeSeq), slot.Offset()
 		}
 	}
+	repair, repaired, repairErr := l.readRepair()
 	l.segMu.RUnlock()
 	s := Stats{
 		EventCount:        st.live,
@@ -95,13 +96,8 @@ func (l *Log) Stats() (Stats, error) {
 	if st.live > 0 {
 		s.OldestEventID, s.NewestEventID = st.oldest, st.newest
 	}
-	if err := l.rlock(); err != nil {
-		return Stats{}, err
-	}
-	r, ok, err := l.readRepair()
-	l.segMu.RUnlock()
-	if ok && err == nil { // a damaged repair record is Check's to report
-		s.LastRepair = &r
+	if repaired && repairErr == nil { // a damaged repair record is Check's to report
+		s.LastRepair = &repair
 	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {

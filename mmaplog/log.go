@@ -416,10 +416,10 @@ func (l *Log) mapIndex(gen uint64, publish bool) (*ringindex.Index, error) {
 // policy, when the handle committed anything since its last flush: a cleanly closed log
 // loses nothing to a later power loss), waits for in-progress appends and Gets, stops
 // background preparation and unmaps every file. Appends that race Close may return after
-// its flush and are durable only under SyncAlways. A second Close returns nil. The Values of iterators
-// still open become invalid, and so do the bytes a View callback of this handle still
-// holds: Close the handle only once its View calls have returned (a callback that touches
-// an unmapped page makes View return ErrCorrupt).
+// its flush and are durable only under SyncAlways. A second Close returns nil. The Values
+// of iterators still open become invalid, and so do the bytes a View callback of this
+// handle still holds: Close the handle only once its View calls have returned (a
+// callback that touches an unmapped page makes View return ErrCorrupt).
 func (l *Log) Close() error {
 	if l.closed.Load() {
 		return nil
