@@ -36,8 +36,8 @@ func decodeArbitrary(t *testing.T, seg []byte, off, want, minOff, maxLen uint64)
 	if ok != inside {
 		t.Fatalf("Length(len %d, off %d) ok=%v, want %v", len(seg), off, ok, inside)
 	}
-	if ok && n != uint64(binary.LittleEndian.Uint32(seg[off+4:])) {
-		t.Fatalf("Length = %d, header says %d", n, binary.LittleEndian.Uint32(seg[off+4:]))
+	if ok && n != uint64(binary.LittleEndian.Uint32(seg[off+4:])&(1<<31-1)) {
+		t.Fatalf("Length = %d, header says %d (bit 31 is the more bit)", n, binary.LittleEndian.Uint32(seg[off+4:]))
 	}
 	p, msg := record.Decode(seg, off, want, minOff, maxLen)
 	if msg != "" {
@@ -83,7 +83,8 @@ func roundTrip(t *testing.T, id uint64, payload []byte, pad int, pos, flip uint3
 		t.Fatalf("Size(%d) = %d", n, size)
 	}
 	buf := bytes.Repeat([]byte{0xEE}, pad+size+int(flip%16)) // padding is never read
-	record.Put(buf[pad:], id, payload)
+	more := flip&1 != 0 // a record inside a batch, or the last of one
+	record.Put(buf[pad:], id, payload, more)
 	off := uint64(pad)
 	got, msg := record.Decode(buf, off, id, off, uint64(n))
 	if msg != "" || !bytes.Equal(got, payload) {
@@ -91,6 +92,9 @@ func roundTrip(t *testing.T, id uint64, payload []byte, pad int, pos, flip uint3
 	}
 	if l, ok := record.Length(buf, off); !ok || l != uint64(n) {
 		t.Fatalf("Length after Put = %d, %v; want %d", l, ok, n)
+	}
+	if record.More(buf, off) != more {
+		t.Fatalf("More after Put(more=%v) = %v", more, !more)
 	}
 	if _, msg := record.Decode(buf, off, id+1, off, uint64(n)); msg == "" {
 		t.Fatalf("Decode accepted id %d for a record of %d", id+1, id)

@@ -19,6 +19,10 @@ func (l *Log) Rotate() (string, error) {
 		w.abort()
 		return "", err
 	}
+	if err := w.clearAbandoned(sealed+1, segHeaderSize); err != nil {
+		w.abort()
+		return "", err
+	}
 	w.st.activeSeq, w.st.writeOff = sealed+1, segHeaderSize
 	w.commit()
 	w.end()
@@ -33,8 +37,9 @@ type Stats struct {
 	OldestEventID, NewestEventID EventID
 	// NextEventID is the id the next append must carry.
 	NextEventID EventID
-	// SyncedNextEventID is the recovery point: every event below it was durable at the
-	// last completed Sync (of any handle).
+	// SyncedNextEventID is the durable point as this handle knows it: every event below
+	// it survives a power loss. It is the recovery point of the last checkpoint (of any
+	// handle), or later when a Sync of this handle flushed the records past it.
 	SyncedNextEventID EventID
 	// TotalBytes is the size of the segment files on disk.
 	TotalBytes uint64
@@ -85,7 +90,7 @@ func (l *Log) Stats() (Stats, error) {
 	s := Stats{
 		EventCount:        st.live,
 		NextEventID:       st.next,
-		SyncedNextEventID: st.syncedNext,
+		SyncedNextEventID: l.durableNext(&st),
 		SegmentSize:       l.opts.segmentSize,
 		ActiveSegment:     st.activeSeq,
 		IndexCapacity:     st.indexCap,

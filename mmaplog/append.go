@@ -1,6 +1,7 @@
 package mmaplog
 
 import (
+	"errors"
 	"runtime/debug"
 	"sync/atomic"
 
@@ -182,7 +183,7 @@ func (w *wtx) putOne(first EventID, e []byte, size uint64) (ok bool) {
 			ok = false
 		}
 	}()
-	putRecord(w.l.wseg.data[off:off+size], first, e)
+	putRecord(w.l.wseg.data[off:off+size], first, e, false)
 	w.store(first, ringindex.MakeSlot(st.activeSeq, off))
 	st.next, st.newest, st.live, st.writeOff = first+1, first, st.live+1, off+size
 	return true
@@ -268,14 +269,20 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 			if seg, err = w.segment(seq); err != nil {
 				return err
 			}
+			if err := w.clearAbandoned(seq, off); err != nil {
+				return err
+			}
 		}
 		if i == 0 {
 			firstSeq = seq
 		}
 		id := first + uint64(i)
-		putRecord(seg.data[off:off+size], id, e)
+		putRecord(seg.data[off:off+size], id, e, i < len(events)-1)
 		w.store(id, ringindex.MakeSlot(seq, off))
 		off += size
+		if appendAbortHook != nil && appendAbortHook(i+1) {
+			return errAppendAborted
+		}
 	}
 	wasEmpty := w.st.live == 0
 	w.st.next = first + n
@@ -297,6 +304,14 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 	}
 	return nil
 }
+
+// appendAbortHook, when set (tests only), is called after each record a batch writes with
+// the number written so far; true makes the append fail there, uncommitted, as if its
+// writer had been killed.
+var appendAbortHook func(written int) bool
+
+// errAppendAborted is the error of an append that appendAbortHook stopped.
+var errAppendAborted = errors.New("mmaplog: append aborted by a test hook")
 
 // afterAppend keeps preparation one segment ahead of the writer: it prefaults the active
 // segment if this handle has not yet, then prepares the next one at once (a 64 MiB

@@ -351,6 +351,7 @@ func (b *backup) writeMeta() error {
 	s.gen = 0
 	s.migGen, s.migCap, s.migNext = 0, 0, 0
 	s.syncedNext, s.dirtyLow = s.next, s.next
+	s.syncedPos = ringindex.MakeSlot(s.activeSeq, s.writeOff)
 	if msg := s.validate(l.opts.segmentSize); msg != "" {
 		return corruptf(join(l.dir, metaFileName), -1, "backup: snapshot state: %s", msg)
 	}

@@ -1411,7 +1411,8 @@ func TestContractCorruptMeta(t *testing.T) {
 		want  error
 	}{
 		{"magic", 0, []byte("XXXXXXXX"), mmaplog.ErrCorrupt},
-		{"version 2", 8, binary.LittleEndian.AppendUint32(nil, 2), mmaplog.ErrVersion},
+		{"version 3", 8, binary.LittleEndian.AppendUint32(nil, 3), mmaplog.ErrVersion},
+		{"version 1 (160-byte states)", 8, binary.LittleEndian.AppendUint32(nil, 1), mmaplog.ErrVersion},
 		{"header crc", 40, []byte{0xde, 0xad, 0xbe, 0xef}, mmaplog.ErrCorrupt},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -1514,7 +1515,8 @@ func TestContractCorruptRecord(t *testing.T) {
 
 // A power loss after appends that were never synced: the image Open finds after the
 // reboot holds the tail past the recovery point, and a record there that fails validation
-// is a torn write. Open cuts the log there and says what it removed.
+// is a torn write. Its batch is then incomplete: Open cuts the log at the start of that
+// batch (batches are whole after a power loss too) and says what it removed.
 func TestContractCorruptUnsyncedTailIsCut(t *testing.T) {
 	dir := t.TempDir()
 	l, err := mmaplog.Open(dir, ctOpts())
@@ -1525,24 +1527,27 @@ func TestContractCorruptUnsyncedTailIsCut(t *testing.T) {
 	const n, size = 1000, 32
 	ctAppendN(t, l, n, size) // never synced: after a reboot the whole tail is validated
 	img := mmaplog.CrashImage(t, dir)
-	const bad = 990
+	const bad, batchStart = 990, 500 // ctAppendN appends batches of 500
 	path, off := ctFindPayload(t, img, ctPayload(bad, size))
 	mmaplog.PatchFile(t, path, int64(off), []byte{'#'})
+	bpath, boff := ctFindPayload(t, img, ctPayload(batchStart, size))
 	l2 := ctOpen(t, img, nil)
-	if nx := ctNext(t, l2); nx != bad {
-		t.Fatalf("NextEventID after reopen = %d, want the log cut at %d", nx, bad)
+	if nx := ctNext(t, l2); nx != batchStart {
+		t.Fatalf("NextEventID after reopen = %d, want the log cut at %d, the start of the torn batch", nx, batchStart)
 	}
 	ctGetErr(t, l2, bad, mmaplog.ErrNotFound)
-	ctGet(t, l2, bad-1, ctPayload(bad-1, size))
+	ctGetErr(t, l2, bad-1, mmaplog.ErrNotFound)
+	ctGet(t, l2, batchStart-1, ctPayload(batchStart-1, size))
 	r := ctStats(t, l2).LastRepair
-	if r == nil || r.Count != 1 || r.From != bad || r.To != n || r.Path != path || r.Offset != int64(off)-16 {
-		t.Fatalf("Stats.LastRepair = %+v, want 1 repair removing [%d, %d) at %s offset %d", r, bad, n, path, off-16)
+	if r == nil || r.Count != 1 || r.From != batchStart || r.To != n || r.Path != bpath || r.Offset != int64(boff)-16 ||
+		!strings.Contains(r.Reason, "batch") {
+		t.Fatalf("Stats.LastRepair = %+v, want 1 repair removing [%d, %d) at %s offset %d, its batch incomplete", r, batchStart, n, bpath, boff-16)
 	}
 	t.Logf("repair record: %v", r)
-	if err := l2.AppendWithID(bad, []byte("rewritten")); err != nil {
+	if err := l2.AppendWithID(batchStart, []byte("rewritten")); err != nil {
 		t.Fatal(err)
 	}
-	ctGet(t, l2, bad, []byte("rewritten"))
+	ctGet(t, l2, batchStart, []byte("rewritten"))
 }
 
 // After Sync, a suffix delete and re-appended ids are not durable: the recovery point

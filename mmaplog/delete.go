@@ -25,14 +25,25 @@ func (l *Log) DeleteRange(start, end EventID) (int, error) {
 	var removed uint64
 	switch {
 	case e == st.newest:
+		// The recovery point moves to s and the recovery position past the removed
+		// records, durably, before any id >= s can be appended again: so the records below
+		// s and their slots are flushed first (docs/FORMAT.md section 5.3).
+		if err := w.flushLocked(); err != nil {
+			w.abort()
+			return 0, err
+		}
 		oldNext := st.next
 		if removed, err = w.deleteSuffix(s); err != nil {
 			break
 		}
 		w.commit()
+		err := w.l.syncMeta()
+		if err == nil {
+			w.l.noteCheckpoint(st)
+		}
 		w.clearSlots(s, oldNext)
 		w.end()
-		return int(removed), nil
+		return int(removed), err
 	case s == st.oldest:
 		removed, err = w.deletePrefix(e)
 	default:
@@ -63,26 +74,19 @@ func (l *Log) DeleteRange(start, end EventID) (int, error) {
 }
 
 // clearSlots runs after a committed suffix delete from s: it zeroes the slots of
-// [s, oldNext), which still point to the removed records. Old records keep a valid id and
-// CRC, so a stale slot surviving a power loss would give the old bytes of an id that was
-// appended again. Hence the order: the state that removes the ids reaches the disk first
-// (msync of the meta page), then the zeroed slots (msync of their pages), and only then can
-// the ids be appended again. Suffix deletes are rare (raft truncations); this costs two
-// msyncs.
+// [s, oldNext), which still point to the removed records, so that no reader or Check
+// meets a slot of an id past NextEventID that names an old record. Recovery never trusts
+// a slot at or past the recovery point (s, once the delete is committed), so the zeroed
+// slots need no flush of their own.
 func (w *wtx) clearSlots(s, oldNext EventID) {
 	if oldNext <= s {
 		return
 	}
-	_ = msync(w.l.meta[:metaSize])
 	if oldNext-s > w.idx.Capacity() {
 		oldNext = s + w.idx.Capacity()
 	}
 	for id := s; id < oldNext; id++ {
 		w.store(id, 0)
-	}
-	_ = w.idx.SyncRange(s, oldNext)
-	if w.mig != nil {
-		_ = w.mig.SyncRange(s, oldNext)
 	}
 }
 
@@ -173,8 +177,7 @@ func (w *wtx) deleteSuffix(s EventID) (uint64, error) {
 		}
 		st.next, st.oldest, st.live, st.dead = s, s, 0, 0
 		st.firstSeq = st.activeSeq
-		st.syncedNext = min(st.syncedNext, s)
-		st.truncs++
+		w.movePointAfterDelete(s)
 		return removed, nil
 	}
 	n, ok := w.prevLive(s-1, st.oldest)
@@ -193,12 +196,22 @@ func (w *wtx) deleteSuffix(s EventID) (uint64, error) {
 	st.dead -= gone
 	st.live -= removed
 	st.next, st.newest = s, n
-	st.syncedNext = min(st.syncedNext, s) // re-appended ids must be flushed by the next Sync
-	st.truncs++
+	w.movePointAfterDelete(s)
 	for seq := last + 1; seq < st.activeSeq; seq++ {
 		w.unlink = append(w.unlink, seq)
 	}
 	return removed, nil
+}
+
+// movePointAfterDelete sets the recovery point of a suffix delete from s, which flushLocked
+// made durable up to the old next: every id below s is durable, and the record of s, when
+// it is appended again, goes to the write position, after every removed record.
+func (w *wtx) movePointAfterDelete(s EventID) {
+	st := &w.st
+	st.syncedNext = s
+	st.syncedPos = ringindex.MakeSlot(st.activeSeq, st.writeOff)
+	st.dirtyLow = s
+	st.truncs++
 }
 
 // finishInteriorDelete applies a committed pending delete: it tombstones the slots, clears

@@ -76,3 +76,17 @@ func CrashImage(t testing.TB, dir string) string {
 	SimulateReboot(t, img)
 	return img
 }
+
+// SetMsyncHook installs h, called after every successful msync of a log file with the
+// file's name and the byte range flushed (nil removes it).
+func SetMsyncHook(h func(name string, off, n int64)) {
+	if h == nil {
+		msyncHook.Store(nil)
+		return
+	}
+	msyncHook.Store(&h)
+}
+
+// SetAppendAbortHook makes the batch appends of the test fail, uncommitted, once h says
+// so (after each record written, with the count so far); nil removes it.
+func SetAppendAbortHook(h func(written int) bool) { appendAbortHook = h }

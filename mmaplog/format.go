@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/ringlog/ringlog/internal/record"
+	"github.com/ringlog/ringlog/ringindex"
 )
 
 // The on-disk format. docs/FORMAT.md is the full description; the diagrams are repeated
@@ -19,8 +20,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //
 //	offset  size  field
 //	0       8     magic        "RLOGMETA"                       must not change
-//	8       4     version      = 1                              must not change
-//	12      4     stateSize    = 160
+//	8       4     version      = 2                              must not change
+//	12      4     stateSize    = 168
 //	16      16    logID
 //	32      8     segmentSize
 //	40      4     headerCRC    CRC-32C of [0,40)
@@ -30,8 +31,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	256     4     lockWaiters  writers blocked on the lock (holdlock.go)
 //	320     16    bootID       boot id of the machine that last opened the log
 //	384     64    waiterSlots  16 pids of writers blocked on the lock (holdlock.go)
-//	1024    160   state[0]     copy for even generations
-//	2048    160   state[1]     copy for odd generations
+//	1024    168   state[0]     copy for even generations
+//	2048    168   state[1]     copy for odd generations
 //
 // The commit word (must not change): bits 16..63 are the generation of the current state
 // copy, bits 0..15 the tail count, the number of events appended after that copy by fast
@@ -48,15 +49,15 @@ func copyIndex(c uint64) uint64 { return c >> tailBits & 1 }
 
 const (
 	metaMagic         = "RLOGMETA" // must not change
-	metaVersion       = 1          // must not change
+	metaVersion       = 2          // must not change (1: 160-byte state copies)
 	metaSize          = 4096
 	metaHeaderLen     = 44
 	metaCommitOff     = 128
 	metaStateOff0     = 1024
 	metaStateOff1     = 2048
-	stateWords        = 20
+	stateWords        = 21
 	stateSize         = stateWords * 8
-	stateCRCOff       = 152
+	stateCRCOff       = 160
 	metaFileName      = "meta"
 	lockFileName      = "lock"
 	segmentFilePrefix = "seg-"
@@ -67,7 +68,7 @@ const (
 //
 //	offset  size  field
 //	0       8     magic        "RLOGSEG\x00"                    must not change
-//	8       4     version      = 1                              must not change
+//	8       4     version      = 2                              must not change
 //	12      4     headerSize   = 64
 //	16      8     seq
 //	24      8     segmentSize
@@ -76,7 +77,7 @@ const (
 //	52      12    zero
 const (
 	segMagic      = "RLOGSEG\x00" // must not change
-	segVersion    = 1             // must not change
+	segVersion    = 2             // must not change (1: no more bit in records)
 	segHeaderSize = 64
 	segHeaderLen  = 52
 )
@@ -105,7 +106,10 @@ const (
 
 func recordSize(payload int) uint64 { return record.Size(payload) }
 
-func putRecord(dst []byte, id EventID, payload []byte) { record.Put(dst, id, payload) }
+// putRecord writes the record of id; more marks one that is not the last of its batch.
+func putRecord(dst []byte, id EventID, payload []byte, more bool) {
+	record.Put(dst, id, payload, more)
+}
 
 // decodeRecord validates the record of id at seg[off:] and returns its payload.
 func decodeRecord(seg []byte, off uint64, want EventID, maxEvent uint64) ([]byte, string) {
@@ -216,7 +220,8 @@ func checkSegHeader(path string, b []byte, want segHeader) error {
 //	48      firstSeq     128     syncedNext
 //	56      activeSeq    136     truncs
 //	64      writeOff     144     dirtyLow
-//	72      indexGen     152     crc (CRC-32C of [0,152))
+//	72      indexGen     152     syncedPos (slot word: where the record of syncedNext goes)
+//	                     160     crc (CRC-32C of [0,160))
 type state struct {
 	gen, next, oldest, newest, live, dead uint64
 	firstSeq, activeSeq, writeOff         uint64
@@ -226,12 +231,17 @@ type state struct {
 	syncedNext                            uint64
 	truncs                                uint64
 	dirtyLow                              uint64
+	// syncedPos is where the record of syncedNext was to be written when the recovery
+	// point was committed (a slot word: segment and offset). After a reboot Open scans
+	// the records from there (docs/FORMAT.md section 6); records before it that carry ids
+	// >= syncedNext (removed by a suffix delete) are never read.
+	syncedPos ringindex.Slot
 }
 
 func stateFromWords(w *[stateWords]uint64) state {
 	return state{gen: w[0], next: w[1], oldest: w[2], newest: w[3], live: w[4], dead: w[5],
 		firstSeq: w[6], activeSeq: w[7], writeOff: w[8], indexGen: w[9], indexCap: w[10],
-		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16], truncs: w[17], dirtyLow: w[18]}
+		migGen: w[11], migCap: w[12], migNext: w[13], delStart: w[14], delEnd: w[15], syncedNext: w[16], truncs: w[17], dirtyLow: w[18], syncedPos: ringindex.Slot(w[19])}
 }
 
 // applyTail extends s, the state copy that the commit word c selects, with the events that
@@ -256,7 +266,7 @@ func extendByTail(c uint64, next, newest, live *uint64) {
 // tail returns the number of events fast appends published after s's state copy.
 func (s *state) tail() uint64 { return s.gen & tailMask }
 
-// putState writes the 160 bytes of a state copy, CRC included, into dst (8-byte aligned).
+// putState writes the 168 bytes of a state copy, CRC included, into dst (8-byte aligned).
 func putState(dst []byte, s *state) {
 	_ = dst[stateSize-1]
 	s.put((*[stateWords]uint64)(unsafe.Pointer(&dst[0])))
@@ -270,8 +280,8 @@ func (s *state) put(p *[stateWords]uint64) {
 	p[0], p[1], p[2], p[3], p[4], p[5] = s.gen, s.next, s.oldest, s.newest, s.live, s.dead
 	p[6], p[7], p[8], p[9], p[10] = s.firstSeq, s.activeSeq, s.writeOff, s.indexGen, s.indexCap
 	p[11], p[12], p[13], p[14], p[15] = s.migGen, s.migCap, s.migNext, s.delStart, s.delEnd
-	p[16], p[17], p[18] = s.syncedNext, s.truncs, s.dirtyLow
-	p[19] = uint64(crc32.Checksum(unsafe.Slice((*byte)(unsafe.Pointer(p)), stateCRCOff), castagnoli))
+	p[16], p[17], p[18], p[19] = s.syncedNext, s.truncs, s.dirtyLow, uint64(s.syncedPos)
+	p[20] = uint64(crc32.Checksum(unsafe.Slice((*byte)(unsafe.Pointer(p)), stateCRCOff), castagnoli))
 }
 
 // stateCRCValid reports whether the raw words of a copy carry a valid CRC.
@@ -319,6 +329,9 @@ func (s *state) validate(segSize uint64) string {
 		return fmt.Sprintf("pending delete [%d, %d] outside the live interior (%d, %d)", s.delStart, s.delEnd, s.oldest, s.newest)
 	case s.syncedNext > s.next && s.live > 0:
 		return fmt.Sprintf("recovery point %d after next %d", s.syncedNext, s.next)
+	case s.syncedPos.IsZero() || s.syncedPos.Tombstoned() || s.syncedPos.Offset() < segHeaderSize || s.syncedPos.Offset() > segSize ||
+		s.activeSeq-s.syncedPos.FullSeq(s.activeSeq) >= 1<<31-1:
+		return fmt.Sprintf("recovery position %v", s.syncedPos)
 	case s.migGen != 0 && (s.migGen <= s.indexGen || s.migCap <= s.indexCap || s.migCap&(s.migCap-1) != 0):
 		return fmt.Sprintf("index growth gen %d cap %d", s.migGen, s.migCap)
 	}

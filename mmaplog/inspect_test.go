@@ -48,7 +48,7 @@ func TestInspectRowsPerFile(t *testing.T) {
 	ro := ctOpen(t, dir, &mmaplog.Options{ReadOnly: true})
 	in := inspect(t, ro)
 	m := in.Meta
-	if m.Version != 1 || m.SegmentSize != ctSegSize || m.NextEventID != 210 || m.OldestEventID != 10 || m.NewestEventID != 209 ||
+	if m.Version != 2 || m.SegmentSize != ctSegSize || m.NextEventID != 210 || m.OldestEventID != 10 || m.NewestEventID != 209 ||
 		m.Live != 190 || m.Dead != 10 || m.ActiveSegment != 2 || m.FirstSegment != 0 || m.WriteOffset != 64+10*56 {
 		t.Fatalf("meta row %+v", m)
 	}

@@ -79,6 +79,9 @@ type Log struct {
 	// unflushed is set by every commit of this handle and cleared when a flush snapshots
 	// the state (both under the writer lock): Close flushes when it is set.
 	unflushed atomic.Bool
+	// repairing is set while Open's repair takes the writer lock (begin then leaves the
+	// bytes after the committed end to the repair).
+	repairing bool
 
 	inWait atomic.Int32 // calls of Wait in progress (they use the meta mapping)
 	sy     syncer       // group commit (sync.go)
@@ -205,8 +208,10 @@ func (l *Log) create() error {
 	}
 	_ = idx.Close()
 	b := encodeMetaHeader(metaHeader{logID: id, segmentSize: l.opts.segmentSize})
-	st := state{gen: 0, writeOff: segHeaderSize, indexGen: 1, indexCap: l.opts.indexCapacity, delStart: 1}
+	st := state{gen: 0, writeOff: segHeaderSize, indexGen: 1, indexCap: l.opts.indexCapacity, delStart: 1,
+		syncedPos: ringindex.MakeSlot(0, segHeaderSize)}
 	putState(b[metaStateOff0:], &st)
+	copy(b[metaBootIDOff:metaBootIDOff+16], currentBootID()) // created in this boot: nothing to scan
 	if err := createFile(join(l.dir, metaFileName), metaSize, b, l.opts.fileMode); err != nil {
 		return fmt.Errorf("mmaplog: create meta: %w", err)
 	}
@@ -426,8 +431,10 @@ func (l *Log) Close() error {
 	}
 	var err error
 	l.stopSyncer()
-	if !l.opts.readOnly && l.unflushed.Load() {
-		err = l.Sync() // what this handle wrote is durable once Close returns
+	if !l.opts.readOnly && !l.closed.Load() && (l.unflushed.Load() || l.sy.dataOnly.Load()) {
+		// What this handle wrote is durable once Close returns, and a checkpoint leaves
+		// nothing for a scan after a reboot.
+		_, err = l.flush(true)
 	}
 	if l.closed.Swap(true) {
 		return nil

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"math/bits"
 	"time"
+
+	"github.com/ringlog/ringlog/internal/record"
 )
 
 // Options configures Open. A nil *Options or a zero field means the default. Open fills the
@@ -83,8 +85,8 @@ func resolveOptions(o *Options) (resolved, error) {
 		r.segmentSize = uint64(o.SegmentSize)
 		r.explicitSeg = true
 	}
-	if o.MaxEventSize < 0 {
-		return r, invalidOptions("MaxEventSize %d is negative", o.MaxEventSize)
+	if o.MaxEventSize < 0 || o.MaxEventSize > record.MaxLength {
+		return r, invalidOptions("MaxEventSize %d: want at most %d", o.MaxEventSize, record.MaxLength)
 	}
 	r.maxEventSize = DefaultMaxEventSize
 	if o.MaxEventSize != 0 {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,9 +52,8 @@ type plWorkload struct {
 	final_   map[uint64][]byte // live events at the crash
 	next     uint64            // NextEventID at the crash
 	rotated  bool
-	// floor holds pages the library flushed after the durability point (the slots below
-	// the recovery point that an index growth msyncs before switching to the new file):
-	// they are on disk in every image, at least as of that moment.
+	// floor holds, per file and page, the page as the library's last msync of it left it
+	// (recorded by the msync hook): on disk in every image, at least as of that moment.
 	floor map[string]map[int][]byte
 }
 
@@ -110,11 +110,38 @@ func plBuild(t testing.TB, rng *rand.Rand, policy mmaplog.SyncPolicy) *plWorkloa
 	dir := t.TempDir()
 	opts := plOptions(policy)
 	opts.NoPrefault = true // no background file creation racing the snapshots
+	// Every page the library flushes is on disk from then on, as of that moment: the
+	// floor of every image. The hook runs in the flushing goroutine, before the flush
+	// returns.
+	var floorMu sync.Mutex
+	floor := map[string]map[int][]byte{}
+	mmaplog.SetMsyncHook(func(name string, off, n int64) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		floorMu.Lock()
+		defer floorMu.Unlock()
+		if floor[name] == nil {
+			floor[name] = map[int][]byte{}
+		}
+		for pg := off / plPageSize; pg*plPageSize < off+n; pg++ {
+			b := make([]byte, plPageSize)
+			k, _ := f.ReadAt(b, pg*plPageSize)
+			floor[name][int(pg)] = b[:k]
+		}
+	})
+	defer mmaplog.SetMsyncHook(nil)
 	l, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	metaBase, err := os.ReadFile(filepath.Join(dir, "meta")) // as created, fsynced
+	if err != nil {
+		t.Fatal(err)
+	}
 	live := map[uint64][]byte{}
 	var nonce uint64
 	appendSome := func() {
@@ -180,8 +207,12 @@ func plBuild(t testing.TB, rng *rand.Rand, policy mmaplog.SyncPolicy) *plWorkloa
 	target := 300 + rng.IntN(1000)
 	for ops := 0; len(live) < target && ops < 5000; ops++ {
 		switch r := rng.IntN(100); {
-		case r < 85:
+		case r < 83:
 			appendSome()
+		case r < 85:
+			if err := l.Sync(); err != nil { // a checkpoint, or records only after appends only
+				t.Fatalf("Sync: %v", err)
+			}
 		case r < 90:
 			if lo, hi, ok := bounds(); ok && hi > lo {
 				del(lo, lo+uint64(rng.IntN(int(hi-lo)/3+1)))
@@ -210,12 +241,19 @@ func plBuild(t testing.TB, rng *rand.Rand, policy mmaplog.SyncPolicy) *plWorkloa
 			}
 		}
 	}
-	if policy == mmaplog.SyncNever {
-		if err := l.Sync(); err != nil {
-			t.Fatalf("Sync: %v", err)
-		}
+	// The durability point: a Sync (under SyncAlways it covers a trailing delete; after
+	// an acknowledged append it has nothing to do).
+	if err := l.Sync(); err != nil {
+		t.Fatalf("Sync: %v", err)
 	}
 	w := &plWorkload{policy: policy, snap: plReadDir(t, dir), atSync: map[uint64][]byte{}}
+	for n, b := range w.snap {
+		// What is on disk at the point: the files as created, plus the floor.
+		w.snap[n] = plBaseline(n, b)
+		if n == "meta" {
+			w.snap[n] = metaBase
+		}
+	}
 	for id, b := range live {
 		w.atSync[id] = b
 	}
@@ -243,43 +281,6 @@ func plBuild(t testing.TB, rng *rand.Rand, policy mmaplog.SyncPolicy) *plWorkloa
 		l = l2
 		more = 1 + rng.IntN(60)
 	}
-	w.floor = map[string]map[int][]byte{}
-	st0, err := l.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idxCap := st0.IndexCapacity
-	noteGrowth := func() {
-		st, err := l.Stats()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.IndexCapacity == idxCap {
-			return
-		}
-		idxCap = st.IndexCapacity
-		if st.EventCount == 0 || st.SyncedNextEventID <= st.OldestEventID {
-			return
-		}
-		// The growth just completed: the new index's slots in [oldest, syncedNext) were
-		// msynced before the switch. Record those pages of the newest index file.
-		names, _ := filepath.Glob(filepath.Join(dir, "index-*"))
-		slices.Sort(names)
-		b, err := os.ReadFile(names[len(names)-1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(names[len(names)-1])
-		if w.floor[name] == nil {
-			w.floor[name] = map[int][]byte{}
-		}
-		for id := st.OldestEventID; id < st.SyncedNextEventID; id++ {
-			pg := (plPageSize + int(id&(idxCap-1))*8) / plPageSize
-			if _, ok := w.floor[name][pg]; !ok {
-				w.floor[name][pg] = bytes.Clone(b[pg*plPageSize : (pg+1)*plPageSize])
-			}
-		}
-	}
 	for i := 0; i < more; i++ {
 		if rng.IntN(60) == 0 {
 			if _, err := l.Rotate(); err != nil {
@@ -289,9 +290,12 @@ func plBuild(t testing.TB, rng *rand.Rand, policy mmaplog.SyncPolicy) *plWorkloa
 			continue
 		}
 		appendSome()
-		noteGrowth()
 	}
 	w.final = plReadDir(t, dir)
+	mmaplog.SetMsyncHook(nil) // the Close of the deferred calls flushes what the crash lost
+	floorMu.Lock()
+	w.floor = floor
+	floorMu.Unlock()
 	w.final_ = live
 	if w.next, err = l.NextEventID(); err != nil {
 		t.Fatal(err)
@@ -363,6 +367,9 @@ func plImage(rng *rand.Rand, w *plWorkload, frac float64) (map[string][]byte, st
 				continue
 			}
 			img[n] = bytes.Clone(s)
+			for p, b := range w.floor[n] {
+				copy(img[n][p*plPageSize:], b)
+			}
 		case !inSnap && inFinal:
 			// Index and segment files are created with an fsync of the file and of the
 			// directory before any state names them, so they are always there.

@@ -36,11 +36,13 @@ const (
 type repairReason uint64
 
 const (
-	repairRecordInvalid repairReason = 1 // the record fails its checks (id, length, CRC)
-	repairSlotUnwritten repairReason = 2 // its index slot was never written back
-	repairSlotStale     repairReason = 3 // its slot points backwards: a stale slot of an earlier use
-	repairTombstone     repairReason = 4 // a tombstone in the unsynced tail (may be stale)
-	repairNoSegment     repairReason = 5 // its slot names a segment that is not there
+	repairRecordInvalid   repairReason = 1 // the record fails its checks (id, length, CRC)
+	repairSlotUnwritten   repairReason = 2 // its index slot was never written back
+	repairSlotStale       repairReason = 3 // its slot points backwards: a stale slot of an earlier use
+	repairTombstone       repairReason = 4 // a tombstone in the unsynced tail (may be stale)
+	repairNoSegment       repairReason = 5 // its slot names a segment that is not there
+	repairIndexFull       repairReason = 6 // the index on disk cannot hold it (its growth never reached the disk)
+	repairBatchIncomplete repairReason = 7 // it starts a batch whose last record is not there
 )
 
 // String describes the reason.
@@ -56,6 +58,10 @@ func (r repairReason) String() string {
 		return "a tombstone in the unsynced tail (may be stale)"
 	case repairNoSegment:
 		return "its index slot names a segment that is missing or invalid"
+	case repairIndexFull:
+		return "the index on disk cannot hold it (its growth never reached the disk)"
+	case repairBatchIncomplete:
+		return "its batch is incomplete (a record of it is torn or missing)"
 	}
 	return "unknown reason"
 }

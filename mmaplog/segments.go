@@ -91,36 +91,43 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 // not mapped yet, lookupSegment maps it, dropping and retaking the read lock. It returns
 // ErrClosed if the handle was closed meanwhile (the read lock is then still held).
 func (l *Log) lookupSegment(seq uint64) (*segment, error) {
-	if s := l.cachedSegment(seq); s != nil {
-		return s, nil
-	}
-	if s := l.segs[seq]; s != nil {
-		l.segCache[seq&(segCacheSize-1)].Store(s)
-		return s, nil
-	}
-	l.segMu.RUnlock()
-	l.segMu.Lock()
-	s := l.segs[seq]
-	var err error
-	if s == nil && !l.closed.Load() {
-		s, err = l.mapSegment(seq)
-		if err == nil {
-			l.segs[seq] = s
+	for {
+		if s := l.cachedSegment(seq); s != nil {
+			return s, nil
 		}
-		// While mapping a new segment, release the mappings of segments that a prefix
-		// delete (of any handle, in any process) has passed, unless something pins them.
-		// A reader that follows the log thus holds only the live part of it mapped.
-		l.dropBelowLocked(l.loadView().firstSeq)
+		if s := l.segs[seq]; s != nil {
+			l.segCache[seq&(segCacheSize-1)].Store(s)
+			return s, nil
+		}
+		l.segMu.RUnlock()
+		l.segMu.Lock()
+		s := l.segs[seq]
+		var err error
+		if s == nil && !l.closed.Load() {
+			s, err = l.mapSegment(seq)
+			if err == nil {
+				l.segs[seq] = s
+			}
+			// While mapping a new segment, release the mappings of segments that a prefix
+			// delete (of any handle, in any process) has passed, unless something pins
+			// them (or it is the one just mapped). A reader that follows the log thus
+			// holds only the live part of it mapped.
+			l.dropBelowLocked(l.loadView().firstSeq, seq)
+		}
+		l.segMu.Unlock()
+		l.segMu.RLock()
+		if l.closed.Load() {
+			return nil, ErrClosed
+		}
+		if err != nil {
+			return nil, err
+		}
+		if l.segs[seq] == s {
+			return s, nil
+		}
+		// Another mapping dropped it between the two locks (it lies below firstSeq and
+		// nothing pinned it yet): look it up again.
 	}
-	l.segMu.Unlock()
-	l.segMu.RLock()
-	if l.closed.Load() {
-		return nil, ErrClosed
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // acquireSegment pins seq's mapping for use outside segMu (writer paths, View, iterators).
@@ -146,11 +153,11 @@ func (l *Log) releaseSegment(seq uint64) {
 	l.segMu.RUnlock()
 }
 
-// dropBelowLocked unmaps the unpinned mappings of segments below firstSeq. The caller
-// holds segMu for writing.
-func (l *Log) dropBelowLocked(firstSeq uint64) {
+// dropBelowLocked unmaps the unpinned mappings of segments below firstSeq but keep. The
+// caller holds segMu for writing.
+func (l *Log) dropBelowLocked(firstSeq, keep uint64) {
 	for seq, s := range l.segs {
-		if seq < firstSeq && s.refs.Load() == 0 {
+		if seq < firstSeq && seq != keep && s.refs.Load() == 0 {
 			s.unmap()
 			delete(l.segs, seq)
 		}

@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -57,12 +58,71 @@ type syncer struct {
 	wg      sync.WaitGroup
 	stop    sync.Once
 	flushes atomic.Uint64 // flushes started, numbering them for syncTraceHook
+
+	pmu     sync.Mutex // guards mark and flushed (flushes and inline checkpoints update them)
+	mark    shapeMark  // the shape of the state at this handle's last checkpoint
+	flushed flushMark  // how far this handle's flushes made the records durable
+	// dataOnly is set by a data-only flush and cleared by a checkpoint: Close then
+	// checkpoints, so that a reboot after a clean Close has nothing to scan.
+	dataOnly   atomic.Bool
+	background atomic.Bool // a background checkpoint is running
 }
 
-// Sync makes every event appended before the call survive power loss: it flushes the
-// segment ranges and index slots written since the recovery point, then commits the new
-// recovery point and flushes the meta state (data and index first, meta last). Concurrent
-// calls share flushes.
+// shapeMark is what a data-only flush relies on being unchanged since the last checkpoint:
+// only appends happened since (no delete, no index switch), so every record after the
+// recovery position belongs to a contiguous run of ids from syncedNext, and every index
+// slot and count that recovery trusts is on disk.
+type shapeMark struct {
+	valid                                    bool
+	oldest, dead, truncs, firstSeq, indexGen uint64
+}
+
+func markOf(st *state) shapeMark {
+	return shapeMark{valid: true, oldest: st.oldest, dead: st.dead, truncs: st.truncs, firstSeq: st.firstSeq, indexGen: st.indexGen}
+}
+
+// flushMark records that the records of the ids below next, which end at pos, are durable
+// (valid while no suffix delete rewrote the ids: truncs unchanged).
+type flushMark struct {
+	valid  bool
+	next   EventID
+	pos    ringindex.Slot
+	truncs uint64
+}
+
+// advance records m if it is later than the current mark of the same truncs.
+func (f *flushMark) advance(m flushMark) {
+	if !f.valid || f.truncs != m.truncs || m.next >= f.next {
+		*f = m
+	}
+}
+
+// from returns where the records not yet known durable begin for state st: the handle's
+// flush mark when it is still valid for st, the recovery point otherwise.
+func (f *flushMark) from(st *state) (EventID, ringindex.Slot) {
+	if f.valid && f.truncs == st.truncs && f.next >= st.syncedNext && f.next <= st.next {
+		return f.next, f.pos
+	}
+	return st.syncedNext, st.syncedPos
+}
+
+// durableNext returns the id below which every event of st is durable as far as this
+// handle knows: the recovery point, or later if a data-only flush of this handle covered
+// more since.
+func (l *Log) durableNext(st *state) EventID {
+	l.sy.pmu.Lock()
+	defer l.sy.pmu.Unlock()
+	next, _ := l.sy.flushed.from(st)
+	return max(next, st.syncedNext)
+}
+
+// Sync makes every event appended before the call survive power loss. When only appends
+// happened since the last checkpoint it flushes just the records written since the last
+// flush: one msync of the active segment's new bytes (one per segment the records span),
+// nothing else; recovery after a reboot finds them by scanning forward from the recovery
+// point (docs/FORMAT.md sections 5.6 and 6). After a delete or an index switch it runs a
+// checkpoint instead: records, then index slots, then the new recovery point in the meta
+// page. Concurrent calls share flushes.
 func (l *Log) Sync() error {
 	if l.closed.Load() {
 		return ErrClosed
@@ -100,7 +160,7 @@ func (l *Log) syncThrough(gen uint64) error {
 	for range groupCommitYields {
 		runtime.Gosched()
 	}
-	covered, err := l.flush()
+	covered, err := l.flush(false)
 	s.mu.Lock()
 	s.running = false
 	if err == nil && covered > s.durable {
@@ -140,67 +200,72 @@ func syncTrace(flush uint64, step syncStep) {
 
 // flushPlan is what one flush writes back, snapshotted under the writer lock.
 type flushPlan struct {
-	seq      uint64 // this flush's number, for syncTraceHook
-	gen      uint64 // commit generation the snapshot was taken at
-	next     EventID
-	truncs   uint64 // suffix deletes so far; a flush raced by one does not move the recovery point
-	from     EventID
-	idxFrom  EventID // lowest slot to flush: from, or lower when tombstones changed synced slots
-	dirtyLow EventID
-	segs     []uint64
-	startOff uint64
-	endOff   uint64
-	active   uint64
+	seq        uint64 // this flush's number, for syncTraceHook
+	checkpoint bool   // commit a new recovery point (else: records only)
+	gen        uint64 // commit generation the snapshot was taken at
+	next       EventID
+	truncs     uint64 // suffix deletes so far; a flush raced by one does not move the recovery point
+	from       EventID
+	idxFrom    EventID // lowest slot to flush: from, or lower when tombstones changed synced slots
+	dirtyLow   EventID
+	mark       shapeMark
+	startSeq   uint64 // the records to flush run from (startSeq, startOff) ...
+	startOff   uint64
+	active     uint64 // ... to (active, endOff)
+	endOff     uint64
 }
 
 // flush writes back everything committed so far and returns the generation it covers.
-// The writer lock is held only to snapshot the state and to commit the recovery point;
-// the msyncs run without it, so appenders go on meanwhile.
-func (l *Log) flush() (uint64, error) {
+// The writer lock is held only to snapshot the state and, for a checkpoint, to commit the
+// recovery point; the msyncs run without it, so appenders go on meanwhile. Unless force
+// is set, a flush after appends only is data-only (flushPlan.checkpoint false).
+func (l *Log) flush(force bool) (uint64, error) {
+	if !force {
+		if gen, ok, err := l.flushRecords(); ok || err != nil {
+			return gen, err
+		}
+	}
 	w, err := l.begin()
 	if err != nil {
 		return 0, err
 	}
-	st := w.st
-	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs, from: st.syncedNext, active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow}
-	var pinned []*segment
-	unpin := func() {
-		for _, s := range pinned {
-			l.releaseSegment(s.seq)
-		}
+	st := &w.st
+	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs,
+		active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow, mark: markOf(st)}
+	l.sy.pmu.Lock()
+	plan.checkpoint = force || l.sy.mark != plan.mark || st.dirtyLow < st.syncedNext || st.pendingDelete()
+	from, pos := l.sy.flushed.from(st)
+	l.sy.pmu.Unlock()
+	plan.from, plan.startSeq, plan.startOff = from, pos.FullSeq(st.activeSeq), pos.Offset()
+	pinned, err := l.pinRange(plan.startSeq, st.activeSeq)
+	if err != nil {
+		w.abort()
+		return 0, err
 	}
-	if st.live > 0 && plan.from < st.oldest {
-		plan.from = st.oldest
-	}
-	idx := w.idx
-	if st.live > 0 && plan.from < st.next {
-		startSeq := st.firstSeq
-		if slot := idx.Load(plan.from); !slot.IsZero() && !slot.Tombstoned() {
-			startSeq, plan.startOff = w.slotSeq(slot), slot.Offset()
-		}
-		for seq := startSeq; seq <= st.activeSeq; seq++ {
-			s, err := l.acquireSegment(seq)
-			if err != nil {
-				if errors.Is(err, errSegmentGone) {
-					continue // a hole left by a delete
-				}
-				w.abort()
-				unpin()
-				return 0, err
-			}
-			pinned = append(pinned, s)
-		}
-	}
-	plan.idxFrom = plan.from
+	plan.idxFrom = st.syncedNext
 	if st.dirtyLow < st.syncedNext {
 		plan.idxFrom = max(st.dirtyLow, st.oldest)
 	}
+	if st.live > 0 && plan.idxFrom < st.oldest {
+		plan.idxFrom = st.oldest
+	}
+	idx := w.idx
 	l.unflushed.Store(false) // this flush covers every commit so far; set again on error
 	w.abort()                // nothing to commit yet
-	defer unpin()
+	defer l.unpin(pinned)
+	if !plan.checkpoint {
+		idx = nil // records only
+	}
 	if err := l.syncData(&plan, pinned, idx); err != nil {
 		l.markUnflushed()
 		return 0, err
+	}
+	l.sy.pmu.Lock()
+	l.sy.flushed.advance(flushMark{valid: true, next: plan.next, pos: ringindex.MakeSlot(plan.active, plan.endOff), truncs: plan.truncs})
+	l.sy.pmu.Unlock()
+	if !plan.checkpoint {
+		l.recordsFlushed(&plan, pos)
+		return plan.gen, nil
 	}
 	covered, err := l.commitPoint(&plan)
 	if err != nil {
@@ -209,39 +274,125 @@ func (l *Log) flush() (uint64, error) {
 	return covered, err
 }
 
-// syncData writes back the segment ranges and the index slots of plan. The two are
-// independent files, so the index msync runs on another goroutine while this one msyncs
-// the segments: the device sees both write-backs at once, and the kernel may join them
-// in one journal commit. It returns once both are complete, the first error if any.
+// flushRecords is the data-only flush without the writer lock: when only appends
+// happened since this handle's last checkpoint, it snapshots the committed state as a
+// reader does (the commit word, then the copy), msyncs the records written since the last
+// flush and returns the generation covered. It reports false, having flushed nothing, when
+// a checkpoint is due (the caller then runs the locked path).
+func (l *Log) flushRecords() (uint64, bool, error) {
+	// Cleared before the snapshot: a commit after it sets it again (markUnflushed runs
+	// after the commit word's store), a commit before it is covered.
+	l.unflushed.Store(false)
+	if err := l.rlock(); err != nil {
+		return 0, false, err
+	}
+	st := l.loadState()
+	if st.tail() != 0 {
+		end := l.opts.segmentSize // unknown end: flush the rest of the segment
+		if idx, err := l.indexFor(st.indexGen); err == nil {
+			end = l.tailEnd(&st, idx)
+		}
+		st.writeOff = end
+	}
+	l.segMu.RUnlock()
+	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs,
+		active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow, mark: markOf(&st)}
+	l.sy.pmu.Lock()
+	due := l.sy.mark != plan.mark || st.dirtyLow < st.syncedNext || st.pendingDelete()
+	from, pos := l.sy.flushed.from(&st)
+	l.sy.pmu.Unlock()
+	if due {
+		return 0, false, nil
+	}
+	plan.from, plan.startSeq, plan.startOff = from, pos.FullSeq(st.activeSeq), pos.Offset()
+	pinned, err := l.pinRange(plan.startSeq, st.activeSeq)
+	if err != nil {
+		l.markUnflushed()
+		return 0, false, err
+	}
+	defer l.unpin(pinned)
+	if err := l.syncData(&plan, pinned, nil); err != nil {
+		l.markUnflushed()
+		return 0, false, err
+	}
+	l.sy.pmu.Lock()
+	l.sy.flushed.advance(flushMark{valid: true, next: plan.next, pos: ringindex.MakeSlot(plan.active, plan.endOff), truncs: plan.truncs})
+	l.sy.pmu.Unlock()
+	l.recordsFlushed(&plan, pos)
+	return plan.gen, true, nil
+}
+
+// recordsFlushed ends a data-only flush that started from the position pos.
+func (l *Log) recordsFlushed(plan *flushPlan, pos ringindex.Slot) {
+	l.sy.dataOnly.Store(true)
+	syncTrace(plan.seq, syncMetaStart)
+	syncTrace(plan.seq, syncMetaDone)
+	l.maybeCheckpoint(pos, plan.active)
+}
+
+// checkpointAfterSegments is how many segments of records a data-only flush may leave
+// past the recovery position before a background checkpoint moves it: it bounds the scan
+// of Open after a reboot to about that many segments.
+const checkpointAfterSegments = 2
+
+// maybeCheckpoint starts a background checkpoint when the records past the recovery
+// position pos span checkpointAfterSegments segments or more. One runs at a time.
+func (l *Log) maybeCheckpoint(pos ringindex.Slot, active uint64) {
+	if active-pos.FullSeq(active) < checkpointAfterSegments || l.sy.background.Swap(true) {
+		return
+	}
+	l.prepWG.Add(1)
+	go func() {
+		defer l.prepWG.Done()
+		defer l.sy.background.Store(false)
+		if !l.closed.Load() {
+			_, _ = l.flush(true) // an error leaves the older recovery point, which stays valid
+		}
+	}()
+}
+
+// pinRange pins the segments first..last that still exist (a delete may have removed
+// some: those hold nothing to flush).
+func (l *Log) pinRange(first, last uint64) ([]*segment, error) {
+	var pinned []*segment
+	for seq := first; seq <= last; seq++ {
+		s, err := l.acquireSegment(seq)
+		if err != nil {
+			if errors.Is(err, errSegmentGone) {
+				continue
+			}
+			l.unpin(pinned)
+			return nil, err
+		}
+		pinned = append(pinned, s)
+	}
+	return pinned, nil
+}
+
+func (l *Log) unpin(pinned []*segment) {
+	for _, s := range pinned {
+		l.releaseSegment(s.seq)
+	}
+}
+
+// syncData writes back the records of plan and, when idx is not nil, the index slots of
+// plan. The two are independent files, so the index msync runs on another goroutine while
+// this one msyncs the segments: the device sees both write-backs at once. It returns once
+// both are complete, the first error if any.
 func (l *Log) syncData(plan *flushPlan, pinned []*segment, idx *ringindex.Index) error {
 	syncTrace(plan.seq, syncDataStart)
 	var idxErr chan error
-	if plan.idxFrom >= plan.next {
+	if idx == nil || plan.idxFrom >= plan.next {
 		syncTrace(plan.seq, syncIndexDone) // nothing to write back
 	} else {
 		idxErr = make(chan error, 1)
 		go func() {
-			err := idx.SyncRange(plan.idxFrom, plan.next)
+			err := syncIndex(idx, plan.idxFrom, plan.next)
 			syncTrace(plan.seq, syncIndexDone)
 			idxErr <- err
 		}()
 	}
-	var err error
-	for i, s := range pinned {
-		lo, hi := uint64(0), l.opts.segmentSize
-		if i == 0 {
-			lo = plan.startOff &^ 4095
-		}
-		if s.seq == plan.active {
-			hi = plan.endOff
-		}
-		if hi > lo {
-			if e := msync(s.data[lo:hi]); e != nil {
-				err = fmt.Errorf("mmaplog: sync segment %d: %w", s.seq, e)
-				break
-			}
-		}
-	}
+	err := l.syncRecords(pinned, plan.startSeq, plan.startOff, plan.active, plan.endOff)
 	syncTrace(plan.seq, syncSegmentsDone)
 	if idxErr != nil {
 		// Wait even after a segment error: the goroutine reads the pinned index.
@@ -252,16 +403,79 @@ func (l *Log) syncData(plan *flushPlan, pinned []*segment, idx *ringindex.Index)
 	return err
 }
 
+// syncRecords msyncs the bytes of the pinned segments from (startSeq, startOff) to
+// (active, endOff): from the page holding startOff in the first, whole segments between,
+// up to endOff in the active one.
+func (l *Log) syncRecords(pinned []*segment, startSeq, startOff, active, endOff uint64) error {
+	for _, s := range pinned {
+		lo, hi := uint64(0), l.opts.segmentSize
+		if s.seq == startSeq {
+			lo = startOff &^ 4095
+		}
+		if s.seq == active {
+			hi = endOff
+		}
+		if s.seq < startSeq || s.seq > active || hi <= lo {
+			continue
+		}
+		if err := msync(s.data[lo:hi]); err != nil {
+			return fmt.Errorf("mmaplog: sync segment %d: %w", s.seq, err)
+		}
+		noteMsync(segmentFileName(s.seq), lo, hi-lo)
+	}
+	return nil
+}
+
+// msyncHook, when set (tests only), is called after every successful msync of a file of
+// the log with the file's name and the byte range flushed; the power-loss tests use it to
+// know which bytes are on disk.
+var msyncHook atomic.Pointer[func(name string, off, n int64)]
+
+// noteMsync reports a completed msync to msyncHook.
+func noteMsync(name string, off, n uint64) {
+	if h := msyncHook.Load(); h != nil {
+		(*h)(name, int64(off), int64(n))
+	}
+}
+
+// syncMeta msyncs the meta page.
+func (l *Log) syncMeta() error {
+	if err := msync(l.meta[:metaSize]); err != nil {
+		return fmt.Errorf("mmaplog: sync meta: %w", err)
+	}
+	noteMsync(metaFileName, 0, metaSize)
+	return nil
+}
+
+// syncIndex msyncs the slots of the ids [lo, hi) of x (one or two runs of the ring).
+func syncIndex(x *ringindex.Index, lo, hi EventID) error {
+	if err := x.SyncRange(lo, hi); err != nil {
+		return err
+	}
+	if msyncHook.Load() != nil && hi > lo {
+		name, c := filepath.Base(x.Path()), x.Capacity()
+		a := lo & (c - 1)
+		b := a + min(hi-lo, c)
+		if b > c {
+			noteMsync(name, ringindex.HeaderSize, (b-c)*ringindex.SlotSize)
+			b = c
+		}
+		noteMsync(name, ringindex.HeaderSize+a*ringindex.SlotSize, (b-a)*ringindex.SlotSize)
+	}
+	return nil
+}
+
 // commitPoint commits plan's recovery point, then writes the meta page back, and returns
-// the generation covered. Its caller has made plan's data and index durable first.
+// the generation covered. Its caller has made plan's records and index slots durable.
 func (l *Log) commitPoint(plan *flushPlan) (uint64, error) {
 	w, err := l.begin()
 	if err != nil {
 		return 0, err
 	}
 	if w.st.truncs == plan.truncs && w.st.syncedNext <= plan.next && plan.next <= w.st.next &&
-		(w.st.syncedNext < plan.next || w.st.dirtyLow < w.st.syncedNext) {
+		(w.st.syncedNext < plan.next || w.st.dirtyLow < w.st.syncedNext || w.st.syncedPos != ringindex.MakeSlot(plan.active, plan.endOff)) {
 		w.st.syncedNext = plan.next
+		w.st.syncedPos = ringindex.MakeSlot(plan.active, plan.endOff)
 		if w.st.dirtyLow == plan.dirtyLow {
 			w.st.dirtyLow = plan.next // the tombstones seen by the snapshot are flushed
 		}
@@ -270,11 +484,60 @@ func (l *Log) commitPoint(plan *flushPlan) (uint64, error) {
 	covered := plan.gen
 	w.end()
 	syncTrace(plan.seq, syncMetaStart)
-	if err := msync(l.meta[:metaSize]); err != nil {
-		return 0, fmt.Errorf("mmaplog: sync meta: %w", err)
+	if err := l.syncMeta(); err != nil {
+		return 0, err
 	}
 	syncTrace(plan.seq, syncMetaDone)
+	l.sy.pmu.Lock()
+	l.sy.mark = plan.mark
+	l.sy.pmu.Unlock()
+	l.sy.dataOnly.Store(false)
 	return covered, nil
+}
+
+// flushLocked makes the records and index slots of every id below w.st.next durable and
+// sets the recovery point there, in w.st, under the writer lock: the first half of a
+// checkpoint, for operations that must move the recovery point before their own commit
+// (a suffix delete, an unlink of the segment holding the recovery position). The caller
+// commits, then msyncs the meta page (syncMeta) and calls noteCheckpoint.
+func (w *wtx) flushLocked() error {
+	l, st := w.l, &w.st
+	l.sy.pmu.Lock()
+	_, pos := l.sy.flushed.from(st)
+	l.sy.pmu.Unlock()
+	startSeq := pos.FullSeq(st.activeSeq)
+	pinned, err := l.pinRange(startSeq, st.activeSeq)
+	if err != nil {
+		return err
+	}
+	defer l.unpin(pinned)
+	if err := l.syncRecords(pinned, startSeq, pos.Offset(), st.activeSeq, st.writeOff); err != nil {
+		return err
+	}
+	lo := st.syncedNext
+	if st.dirtyLow < lo {
+		lo = st.dirtyLow
+	}
+	if st.live > 0 {
+		lo = max(lo, st.oldest)
+		if lo < st.next {
+			if err := syncIndex(w.idx, lo, st.next); err != nil {
+				return fmt.Errorf("mmaplog: sync index: %w", err)
+			}
+		}
+	}
+	st.syncedNext, st.syncedPos, st.dirtyLow = st.next, ringindex.MakeSlot(st.activeSeq, st.writeOff), st.next
+	return nil
+}
+
+// noteCheckpoint records that st, committed and with its meta page flushed, is this
+// handle's last checkpoint.
+func (l *Log) noteCheckpoint(st *state) {
+	l.sy.pmu.Lock()
+	l.sy.mark = markOf(st)
+	l.sy.flushed.advance(flushMark{valid: true, next: st.syncedNext, pos: st.syncedPos, truncs: st.truncs})
+	l.sy.pmu.Unlock()
+	l.sy.dataOnly.Store(false)
 }
 
 // startSyncer starts the background flusher of SyncInterval.

@@ -1,12 +1,14 @@
 package mmaplog
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
 
+	"github.com/ringlog/ringlog/internal/record"
 	"github.com/ringlog/ringlog/ringindex"
 )
 
@@ -62,6 +64,15 @@ func (l *Log) begin() (*wtx, error) {
 		}
 		if reloaded {
 			l.resolveWriteOff(&w.st)
+			// Not in the repair of Open: after a reboot, the bytes after the committed end
+			// may be durable records that the scan recovers.
+			if !l.repairing {
+				if err := w.clearAbandoned(w.st.activeSeq, w.st.writeOff); err != nil {
+					l.wbufOK = false
+					w.abort()
+					return nil, err
+				}
+			}
 		}
 	}
 	l.wbufOK = false // w.st changes from here on; commit sets it again
@@ -135,6 +146,40 @@ func (l *Log) tailEnd(st *state, idx *ringindex.Index) (end uint64) {
 	return end
 }
 
+// clearAbandoned zeroes, durably, the records that an append which never committed (its
+// writer was killed, or it failed) left at or after offset off of segment seq, the
+// committed end, before anything is written there: otherwise, after a power loss, a scan
+// that ran through the new records could go on into old ones of the next ids, left where
+// they line up, and recover events nobody committed (docs/FORMAT.md section 6). The space
+// after the committed end is all zero unless such an append ran, so the check is one
+// load. A missing segment holds nothing.
+func (w *wtx) clearAbandoned(seq, off uint64) error {
+	seg, err := w.segment(seq)
+	if err != nil || off+recordHeaderSize > uint64(len(seg.data)) {
+		return nil
+	}
+	data := seg.data
+	end := off
+	for end+recordHeaderSize <= uint64(len(data)) {
+		hdr := data[end : end+recordHeaderSize]
+		if binary.LittleEndian.Uint64(hdr[0:8])|binary.LittleEndian.Uint64(hdr[8:16]) == 0 {
+			break
+		}
+		n, _ := record.Length(data, end)
+		size := min(recordSize(int(min(n, uint64(len(data))))), uint64(len(data))-end)
+		clear(data[end : end+size])
+		end += size
+	}
+	if end == off {
+		return nil
+	}
+	if err := msync(data[off&^4095 : end]); err != nil {
+		return fmt.Errorf("mmaplog: clear an abandoned append in segment %d: %w", seq, err)
+	}
+	noteMsync(segmentFileName(seq), off&^4095, end-off&^4095)
+	return nil
+}
+
 // commit publishes the state built so far.
 func (w *wtx) commit() {
 	w.l.commitState(&w.st)
@@ -150,6 +195,7 @@ func (w *wtx) end() {
 		return
 	}
 	w.keepActive()
+	w.checkpointBeforeUnlink()
 	for _, seq := range w.pinned {
 		w.l.releaseSegment(seq)
 	}
@@ -167,6 +213,36 @@ func (w *wtx) end() {
 	w.l.unlock()
 }
 
+// checkpointBeforeUnlink moves the recovery point, durably, before the commit just made
+// unlinks the segment holding the recovery position (a prefix or interior delete, an
+// append into an empty log in a later segment): a scan after a reboot starts there
+// (docs/FORMAT.md section 6). If that fails, the files stay; a later Open deletes them.
+func (w *wtx) checkpointBeforeUnlink() {
+	if len(w.unlink) == 0 {
+		return
+	}
+	posSeq := w.st.syncedPos.FullSeq(w.st.activeSeq)
+	crosses := false
+	for _, seq := range w.unlink {
+		// Segments after the active one hold no record a scan could need: only the
+		// repair after a reboot removes them.
+		crosses = crosses || (seq >= posSeq && seq <= w.st.activeSeq)
+	}
+	if !crosses {
+		return
+	}
+	if err := w.flushLocked(); err != nil {
+		w.unlink = w.unlink[:0]
+		return
+	}
+	w.commit()
+	if err := w.l.syncMeta(); err != nil {
+		w.unlink = w.unlink[:0]
+		return
+	}
+	w.l.noteCheckpoint(&w.st)
+}
+
 // retireIndexes deletes the files of index generations that the committed state no
 // longer names, in the background: a file may go only once the state that stops naming it
 // is on disk (the meta page could otherwise reach the disk after the unlink), and that
@@ -177,7 +253,7 @@ func (l *Log) retireIndexes(gens []uint64) {
 	l.prepWG.Add(1)
 	go func() {
 		defer l.prepWG.Done()
-		if msync(l.meta[:metaSize]) == nil {
+		if l.syncMeta() == nil {
 			for _, gen := range gens {
 				_ = removeIfExists(join(l.dir, ringindex.FileName(gen)))
 			}
@@ -351,7 +427,7 @@ func (w *wtx) copySlots(base, quota uint64) {
 		// kernel writes the meta page (naming the new index) before the new index's pages:
 		// flush their slots before the switch is committed. Logs that never Sync skip it.
 		if lo := max(base, w.st.oldest); w.st.syncedNext > lo {
-			_ = w.mig.SyncRange(lo, w.st.syncedNext)
+			_ = syncIndex(w.mig, lo, w.st.syncedNext)
 		}
 		w.retire = append(w.retire, w.st.indexGen)
 		w.st.indexGen, w.st.indexCap = w.st.migGen, w.st.migCap

@@ -70,7 +70,7 @@ func TestStatTextAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
 		t.Fatalf("stat --json is not JSON: %v\n%s", err, r.stdout)
 	}
-	if js.Stats.EventCount != 300 || js.Meta.NextEventID != 300 || js.Meta.Version != 1 || len(js.Meta.LogID) != 32 || len(js.Segments) != 3 {
+	if js.Stats.EventCount != 300 || js.Meta.NextEventID != 300 || js.Meta.Version != 2 || len(js.Meta.LogID) != 32 || len(js.Segments) != 3 {
 		t.Fatalf("stat --json: %+v", js)
 	}
 	for i, s := range js.Segments {

@@ -7,12 +7,14 @@
 //	offset  size  field
 //	0       4     crc      CRC-32C seeded with CRCSeed over [4, 16+length): the rest of
 //	                       the header and the payload, one contiguous run
-//	4       4     length   payload bytes (0 is a valid, empty event)
+//	4       4     length   bits 0..30: payload bytes (0 is a valid, empty event);
+//	                       bit 31: more records of the same batch follow this one
 //	8       8     id
 //	16      len   payload
 //	16+len  pad   zero to the next multiple of 8
 //
-// The layout and the seed must not change.
+// The layout and the seed must not change. Bit 31 of the length field ("more") came with
+// segment version 2: in version 1 it is always clear, so version 1 records read the same.
 package record
 
 import (
@@ -29,6 +31,10 @@ const (
 	CRCSeed = 0x52494E47 // "RING"
 	// Align is the alignment of every record.
 	Align = 8
+	// MaxLength is the largest payload a record can carry (the length field's 31 bits).
+	MaxLength = 1<<31 - 1
+	// moreFlag is bit 31 of the length field: the record is not the last of its batch.
+	moreFlag = 1 << 31
 )
 
 var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
@@ -45,12 +51,18 @@ func CRC(rec []byte) uint32 {
 	return castagnoli(CRCSeed, rec[4:])
 }
 
-// Put writes a record for id and payload at dst[0:], payload first and header last. dst
-// must hold Size(len(payload)) bytes; padding bytes are left as they are (never read).
-func Put(dst []byte, id uint64, payload []byte) {
+// Put writes a record for id and payload at dst[0:], payload first and header last. more
+// marks a record that is not the last of its batch (recovery after a power loss keeps
+// only whole batches). dst must hold Size(len(payload)) bytes; padding bytes are left as
+// they are (never read). len(payload) must be at most MaxLength.
+func Put(dst []byte, id uint64, payload []byte, more bool) {
 	end := HeaderSize + len(payload)
 	copy(dst[HeaderSize:end], payload)
-	binary.LittleEndian.PutUint32(dst[4:8], uint32(len(payload)))
+	n := uint32(len(payload))
+	if more {
+		n |= moreFlag
+	}
+	binary.LittleEndian.PutUint32(dst[4:8], n)
 	binary.LittleEndian.PutUint64(dst[8:16], id)
 	binary.LittleEndian.PutUint32(dst[0:4], CRC(dst[:end]))
 }
@@ -64,7 +76,7 @@ func Decode(seg []byte, off uint64, want uint64, minOff, maxLen uint64) ([]byte,
 		return nil, "record offset out of bounds"
 	}
 	hdr := seg[off : off+HeaderSize]
-	n := uint64(binary.LittleEndian.Uint32(hdr[4:8]))
+	n := uint64(binary.LittleEndian.Uint32(hdr[4:8]) &^ moreFlag)
 	if n > maxLen || n > uint64(len(seg))-off-HeaderSize {
 		return nil, "record length out of bounds"
 	}
@@ -78,11 +90,20 @@ func Decode(seg []byte, off uint64, want uint64, minOff, maxLen uint64) ([]byte,
 	return rec[HeaderSize:], ""
 }
 
-// Length returns the length field of the record header at seg[off:], or false if the
-// header does not lie inside seg.
+// Length returns the payload length of the record header at seg[off:] (the length
+// field without its more bit), or false if the header does not lie inside seg.
 func Length(seg []byte, off uint64) (uint64, bool) {
 	if off > uint64(len(seg)) || uint64(len(seg))-off < HeaderSize {
 		return 0, false
 	}
-	return uint64(binary.LittleEndian.Uint32(seg[off+4:])), true
+	return uint64(binary.LittleEndian.Uint32(seg[off+4:]) &^ moreFlag), true
+}
+
+// More reports whether the record header at seg[off:] says that more records of its
+// batch follow (false if the header does not lie inside seg).
+func More(seg []byte, off uint64) bool {
+	if off > uint64(len(seg)) || uint64(len(seg))-off < HeaderSize {
+		return false
+	}
+	return binary.LittleEndian.Uint32(seg[off+4:])&moreFlag != 0
 }

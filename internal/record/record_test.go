@@ -12,7 +12,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 8, 9, 127, 128, 4096} {
 		payload := bytes.Repeat([]byte{byte(n) | 1}, n)
 		seg := make([]byte, 64+record.Size(n)+8)
-		record.Put(seg[64:], 42, payload)
+		record.Put(seg[64:], 42, payload, false)
 		got, msg := record.Decode(seg, 64, 42, 64, 1<<20)
 		if msg != "" || !bytes.Equal(got, payload) {
 			t.Fatalf("n=%d: %q %q", n, got, msg)
@@ -41,7 +41,7 @@ func TestEveryBitFlipDetected(t *testing.T) {
 	payload := []byte("the quick brown fox jumps over the lazy dog")
 	size := record.Size(len(payload))
 	seg := make([]byte, size)
-	record.Put(seg, 7, payload)
+	record.Put(seg, 7, payload, false)
 	flips := 0
 	for i := 0; i < record.HeaderSize+len(payload); i++ {
 		for b := 0; b < 8; b++ {
@@ -69,5 +69,27 @@ func TestOutOfBoundsNeverPanics(t *testing.T) {
 		}
 		_, _ = record.Decode(seg, off, r.Uint64N(4), 0, r.Uint64())
 		_, _ = record.Length(seg, off)
+	}
+}
+
+func TestMoreFlag(t *testing.T) {
+	payload := []byte("inside a batch")
+	seg := make([]byte, record.Size(len(payload)))
+	for _, more := range []bool{false, true} {
+		record.Put(seg, 9, payload, more)
+		got, msg := record.Decode(seg, 0, 9, 0, 1<<20)
+		if msg != "" || !bytes.Equal(got, payload) {
+			t.Fatalf("more=%v: Decode = %q, %q", more, got, msg)
+		}
+		if n, ok := record.Length(seg, 0); !ok || n != uint64(len(payload)) {
+			t.Fatalf("more=%v: Length = %d, %v", more, n, ok)
+		}
+		if record.More(seg, 0) != more {
+			t.Fatalf("More = %v, want %v", !more, more)
+		}
+	}
+	seg[7] ^= 0x80 // clear the flag without fixing the CRC: a torn batch cannot pose as whole
+	if _, msg := record.Decode(seg, 0, 9, 0, 1<<20); msg == "" {
+		t.Fatal("a record whose more bit changed still validates")
 	}
 }

@@ -1,0 +1,314 @@
+package mmaplog_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ringlog/ringlog/mmaplog"
+)
+
+// The durable path (docs/FORMAT.md sections 5.6 and 6): a Sync after appends only
+// flushes the new records and nothing else; after a reboot, Open finds them by scanning
+// forward from the recovery position, even when the meta page on disk is older.
+
+// durPayload is the event of id written with tag (about 120 bytes).
+func durPayload(tag string, id uint64) string {
+	return fmt.Sprintf("%s-%d-%s", tag, id, strings.Repeat("x", 100))
+}
+
+func durAppend(t *testing.T, l *mmaplog.Log, from, to uint64, tag string) {
+	t.Helper()
+	for id := from; id < to; id++ {
+		if err := l.AppendWithID(id, []byte(durPayload(tag, id))); err != nil {
+			t.Fatalf("AppendWithID(%d): %v", id, err)
+		}
+	}
+}
+
+func durExpect(t *testing.T, l *mmaplog.Log, from, to uint64, tag string) {
+	t.Helper()
+	for id := from; id < to; id++ {
+		got, err := l.Get(id)
+		if want := durPayload(tag, id); err != nil || string(got) != want {
+			t.Fatalf("Get(%d) = %q, %v; want %q", id, got, err, want)
+		}
+	}
+}
+
+// countMsyncs counts the msyncs of each kind of file while f runs.
+func countMsyncs(f func()) map[string]int {
+	var mu sync.Mutex
+	n := map[string]int{}
+	mmaplog.SetMsyncHook(func(name string, off, size int64) {
+		kind, _, _ := strings.Cut(name, "-")
+		mu.Lock()
+		n[kind]++
+		mu.Unlock()
+	})
+	defer mmaplog.SetMsyncHook(nil)
+	f()
+	return n
+}
+
+// TestDurableAppendIsOneMsync: after the first Sync (a checkpoint), every AppendWithID +
+// Sync pair flushes the active segment's new bytes once and touches neither the index nor
+// the meta file; a Sync with nothing new flushes nothing.
+func TestDurableAppendIsOneMsync(t *testing.T) {
+	l, err := mmaplog.Open(t.TempDir(), &mmaplog.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	durAppend(t, l, 0, 10, "a")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	const pairs = 200
+	n := countMsyncs(func() {
+		for id := uint64(10); id < 10+pairs; id++ {
+			if err := l.AppendWithID(id, []byte("durable event")); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Logf("%d AppendWithID+Sync pairs: %d segment msyncs, %d index, %d meta", pairs, n["seg"], n["index"], n["meta"])
+	if n["seg"] != pairs || n["index"] != 0 || n["meta"] != 0 {
+		t.Fatalf("msyncs per durable append: %v for %d pairs, want exactly one segment msync each", n, pairs)
+	}
+	idle := countMsyncs(func() {
+		for range 100 {
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if len(idle) != 0 {
+		t.Fatalf("Sync with nothing new flushed %v", idle)
+	}
+	// A delete makes the next Sync a checkpoint (records, index, meta).
+	if _, err := l.DeleteRange(0, 4); err != nil {
+		t.Fatal(err)
+	}
+	cp := countMsyncs(func() {
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if cp["meta"] != 1 {
+		t.Fatalf("Sync after a prefix delete flushed %v, want a checkpoint with one meta msync", cp)
+	}
+	t.Logf("Sync after a delete: %v", cp)
+}
+
+// TestRecoveryScansPastTheOnDiskState: events made durable by data-only Syncs are
+// recovered after a reboot although the meta page on disk still holds the state of the
+// last checkpoint (and the index holds no slot for them).
+func TestRecoveryScansPastTheOnDiskState(t *testing.T) {
+	dir := t.TempDir()
+	// Small segments, so the durable records span several of them (turnovers, a Rotate).
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 16 << 10, Sync: mmaplog.SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	durAppend(t, l, 0, 100, "a") // the first append's Sync is a checkpoint, the others are not
+	meta, err := os.ReadFile(filepath.Join(dir, "meta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := l.Stats()
+	if st.SyncedNextEventID != 100 {
+		t.Fatalf("durable point %d after 100 SyncAlways appends, want 100", st.SyncedNextEventID)
+	}
+	durAppend(t, l, 100, 400, "b")
+	if _, err := l.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	durAppend(t, l, 400, 450, "c")
+	img := mmaplog.CrashImage(t, dir)
+	// The meta page as the last checkpoint left it, boot id zeroed (a reboot).
+	copy(meta[320:336], make([]byte, 16))
+	if err := os.WriteFile(filepath.Join(img, "meta"), meta, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(img, "seg-*"))
+	r, err := mmaplog.Open(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	next, _ := r.NextEventID()
+	t.Logf("meta page on disk as of NextEventID 100 (recovery point of the first checkpoint); Open recovered NextEventID %d from %d segment files", next, len(segs))
+	if next != 450 {
+		t.Fatalf("NextEventID %d after recovery, want 450 (every durable event)", next)
+	}
+	durExpect(t, r, 0, 100, "a")
+	durExpect(t, r, 100, 400, "b")
+	durExpect(t, r, 400, 450, "c")
+	if rep, err := r.Check(); err != nil || !rep.OK() {
+		t.Fatalf("Check after recovery: %v %v", rep.Problems, err)
+	}
+	if st, _ := r.Stats(); st.LastRepair != nil {
+		t.Fatalf("recovery past the on-disk state reported a repair: %+v", st.LastRepair)
+	}
+	if id, err := r.Append([]byte("after")); err != nil || id != 450 {
+		t.Fatalf("Append after recovery: %d, %v", id, err)
+	}
+}
+
+// TestRecoveryNeverReturnsRecordsRemovedBySuffixDelete is the crafted stale-record case:
+// after a suffix delete, the active segment still holds CRC-valid records of the removed
+// ids, and the very next ids are appended again after them. A scan that started from the
+// end of the last kept record would find a valid record with the expected id there and
+// return the old bytes; the recovery position committed by the delete starts it after
+// every removed record. Open after a reboot must give the new bytes, and never an old one.
+func TestRecoveryNeverReturnsRecordsRemovedBySuffixDelete(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	durAppend(t, l, 0, 100, "old")
+	if err := l.Sync(); err != nil { // checkpoint at 100
+		t.Fatal(err)
+	}
+	durAppend(t, l, 100, 150, "old")
+	if err := l.Sync(); err != nil { // data-only: the records of 100..149 are durable
+		t.Fatal(err)
+	}
+	if n, err := l.DeleteRange(120, 149); err != nil || n != 30 {
+		t.Fatalf("DeleteRange(120, 149) = %d, %v", n, err)
+	}
+	durAppend(t, l, 120, 130, "new")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	img := mmaplog.CrashImage(t, dir)
+	r, err := mmaplog.Open(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	next, _ := r.NextEventID()
+	if next != 130 {
+		t.Fatalf("NextEventID %d after recovery, want 130", next)
+	}
+	durExpect(t, r, 0, 120, "old")
+	durExpect(t, r, 120, 130, "new")
+	for id := uint64(130); id < 150; id++ {
+		if got, err := r.Get(id); !errors.Is(err, mmaplog.ErrNotFound) {
+			t.Fatalf("Get(%d) of a removed id = %q, %v; want ErrNotFound", id, got, err)
+		}
+	}
+	it, err := r.IterRange(0, mmaplog.Latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for id, b := range it.All() {
+		if bytes.HasPrefix(b, []byte("old")) && id >= 120 {
+			t.Fatalf("iteration returned the removed record of %d: %q", id, b)
+		}
+		n++
+	}
+	if err := it.Err(); err != nil || n != 130 {
+		t.Fatalf("iteration: %d events, %v; want 130", n, err)
+	}
+}
+
+// abandonBatch starts a batch of n events from id first (tag "dead") that stops,
+// uncommitted, after k records: what a writer SIGKILLed mid-append leaves.
+func abandonBatch(t *testing.T, l *mmaplog.Log, first uint64, n, k int) {
+	t.Helper()
+	evs := make([][]byte, n)
+	for i := range evs {
+		evs[i] = []byte(durPayload("dead", first+uint64(i)))
+	}
+	mmaplog.SetAppendAbortHook(func(written int) bool { return written == k })
+	defer mmaplog.SetAppendAbortHook(nil)
+	if err := l.AppendBatchWithIDs(first, evs); err == nil {
+		t.Fatal("the aborted batch succeeded")
+	}
+}
+
+// TestAbandonedBatchNeverRecovered: a batch whose writer died after writing some of its
+// records, then a power loss before any writer touched the log again: the records are on
+// disk, valid and in sequence after the last durable event, but their batch has no last
+// record, so Open after the reboot drops them (the more bit).
+func TestAbandonedBatchNeverRecovered(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	durAppend(t, l, 0, 50, "a")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	abandonBatch(t, l, 50, 20, 12)
+	img := mmaplog.CrashImage(t, dir) // every page on disk, the abandoned records too
+	r, err := mmaplog.Open(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if next, _ := r.NextEventID(); next != 50 {
+		t.Fatalf("NextEventID %d after recovery, want 50: records of an incomplete, never committed batch came back", next)
+	}
+	durExpect(t, r, 0, 50, "a")
+	if got, err := r.Get(50); !errors.Is(err, mmaplog.ErrNotFound) {
+		t.Fatalf("Get(50) = %q, %v; want ErrNotFound", got, err)
+	}
+}
+
+// TestAbandonedRecordsClearedBeforeReuse: a batch written whole but never committed (its
+// writer died just before the commit). The next writer appends one event of the same
+// size over its first record; the abandoned records of the next ids then line up after
+// the new one, whole batch and all. The next writer clears them (durably) before it
+// writes, so a power loss after its Sync recovers exactly its event.
+func TestAbandonedRecordsClearedBeforeReuse(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	durAppend(t, l, 0, 50, "a")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	abandonBatch(t, l, 50, 20, 20)
+	n := countMsyncs(func() {
+		if err := l.AppendWithID(50, []byte(durPayload("new", 50))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	img := mmaplog.CrashImage(t, dir)
+	r, err := mmaplog.Open(img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if next, _ := r.NextEventID(); next != 51 {
+		t.Fatalf("NextEventID %d after recovery, want 51: abandoned records were recovered after the new event", next)
+	}
+	durExpect(t, r, 0, 50, "a")
+	durExpect(t, r, 50, 51, "new")
+	if n["seg"] != 1 {
+		t.Fatalf("the append after an abandoned batch made %v msyncs, want 1 (clearing it)", n)
+	}
+}
