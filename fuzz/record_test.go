@@ -83,7 +83,7 @@ func roundTrip(t *testing.T, id uint64, payload []byte, pad int, pos, flip uint3
 		t.Fatalf("Size(%d) = %d", n, size)
 	}
 	buf := bytes.Repeat([]byte{0xEE}, pad+size+int(flip%16)) // padding is never read
-	more := flip&1 != 0 // a record inside a batch, or the last of one
+	more := flip&1 != 0                                      // a record inside a batch, or the last of one
 	record.Put(buf[pad:], id, payload, more)
 	off := uint64(pad)
 	got, msg := record.Decode(buf, off, id, off, uint64(n))
