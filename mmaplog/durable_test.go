@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ringlog/ringlog/mmaplog"
 )
@@ -310,5 +311,36 @@ func TestAbandonedRecordsClearedBeforeReuse(t *testing.T) {
 	durExpect(t, r, 50, 51, "new")
 	if n["seg"] != 1 {
 		t.Fatalf("the append after an abandoned batch made %v msyncs, want 1 (clearing it)", n)
+	}
+}
+
+// TestBackgroundCheckpointBoundsTheScan: durable appends only ever flush records, so the
+// recovery point would stay at the first checkpoint; once the records past it span two
+// segments, a background checkpoint moves it, which bounds the scan after a reboot.
+func TestBackgroundCheckpointBoundsTheScan(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 16 << 10, Sync: mmaplog.SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	durAppend(t, l, 0, 1000, "a") // ~130 KiB: 8 segments
+	var point uint64
+	for range 200 { // the checkpoint runs in the background: wait for it (up to 2 s)
+		ro, err := mmaplog.Open(dir, &mmaplog.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := ro.Stats() // a handle that flushed nothing reports the recovery point itself
+		ro.Close()
+		if point = st.SyncedNextEventID; point >= 500 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, _ := l.Stats()
+	t.Logf("after 1000 durable appends over %d segments: recovery point %d, durable point %d", st.ActiveSegment+1, point, st.SyncedNextEventID)
+	if point < 500 {
+		t.Fatalf("recovery point %d after 1000 durable appends in 16 KiB segments: no background checkpoint", point)
 	}
 }

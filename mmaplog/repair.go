@@ -56,7 +56,15 @@ func (l *Log) repair() error {
 		}
 		l.noteCheckpoint(&w.st)
 	}
+	ghosts := rebooted && len(w.unlink) > 0
 	w.end()
+	if ghosts {
+		// The segment files after the rebuilt end are gone for good: a later scan never
+		// meets them again.
+		if err := syncDir(l.dir); err != nil {
+			return fmt.Errorf("mmaplog: sync directory after repair: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -209,6 +209,7 @@ type flushPlan struct {
 	idxFrom    EventID // lowest slot to flush: from, or lower when tombstones changed synced slots
 	dirtyLow   EventID
 	mark       shapeMark
+	pointSeq   uint64 // segment of the recovery position
 	startSeq   uint64 // the records to flush run from (startSeq, startOff) ...
 	startOff   uint64
 	active     uint64 // ... to (active, endOff)
@@ -230,18 +231,7 @@ func (l *Log) flush(force bool) (uint64, error) {
 		return 0, err
 	}
 	st := &w.st
-	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs,
-		active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow, mark: markOf(st)}
-	l.sy.pmu.Lock()
-	plan.checkpoint = force || l.sy.mark != plan.mark || st.dirtyLow < st.syncedNext || st.pendingDelete()
-	from, pos := l.sy.flushed.from(st)
-	l.sy.pmu.Unlock()
-	plan.from, plan.startSeq, plan.startOff = from, pos.FullSeq(st.activeSeq), pos.Offset()
-	pinned, err := l.pinRange(plan.startSeq, st.activeSeq)
-	if err != nil {
-		w.abort()
-		return 0, err
-	}
+	plan := l.planFlush(st, force)
 	plan.idxFrom = st.syncedNext
 	if st.dirtyLow < st.syncedNext {
 		plan.idxFrom = max(st.dirtyLow, st.oldest)
@@ -249,22 +239,18 @@ func (l *Log) flush(force bool) (uint64, error) {
 	if st.live > 0 && plan.idxFrom < st.oldest {
 		plan.idxFrom = st.oldest
 	}
-	idx := w.idx
+	var idx *ringindex.Index
+	if plan.checkpoint {
+		idx = w.idx
+	}
 	l.unflushed.Store(false) // this flush covers every commit so far; set again on error
 	w.abort()                // nothing to commit yet
-	defer l.unpin(pinned)
-	if !plan.checkpoint {
-		idx = nil // records only
-	}
-	if err := l.syncData(&plan, pinned, idx); err != nil {
+	if err := l.writeBack(&plan, idx); err != nil {
 		l.markUnflushed()
 		return 0, err
 	}
-	l.sy.pmu.Lock()
-	l.sy.flushed.advance(flushMark{valid: true, next: plan.next, pos: ringindex.MakeSlot(plan.active, plan.endOff), truncs: plan.truncs})
-	l.sy.pmu.Unlock()
 	if !plan.checkpoint {
-		l.recordsFlushed(&plan, pos)
+		l.recordsFlushed(&plan)
 		return plan.gen, nil
 	}
 	covered, err := l.commitPoint(&plan)
@@ -272,6 +258,39 @@ func (l *Log) flush(force bool) (uint64, error) {
 		l.markUnflushed()
 	}
 	return covered, err
+}
+
+// planFlush snapshots what a flush of the committed state st writes back: the records
+// from the handle's flush position (or the recovery point) to the write position, and
+// whether it must be a checkpoint (forced, or the state changed other than by appends
+// since the handle's last checkpoint).
+func (l *Log) planFlush(st *state, force bool) flushPlan {
+	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs,
+		active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow, mark: markOf(st)}
+	l.sy.pmu.Lock()
+	plan.checkpoint = force || l.sy.mark != plan.mark || st.dirtyLow < st.syncedNext || st.pendingDelete()
+	from, pos := l.sy.flushed.from(st)
+	l.sy.pmu.Unlock()
+	plan.from, plan.startSeq, plan.startOff = from, pos.FullSeq(st.activeSeq), pos.Offset()
+	plan.pointSeq = st.syncedPos.FullSeq(st.activeSeq)
+	return plan
+}
+
+// writeBack msyncs the records of plan and, when idx is not nil, its index slots, then
+// advances the handle's flush position to the end of plan.
+func (l *Log) writeBack(plan *flushPlan, idx *ringindex.Index) error {
+	pinned, err := l.pinRange(plan.startSeq, plan.active)
+	if err != nil {
+		return err
+	}
+	defer l.unpin(pinned)
+	if err := l.syncData(plan, pinned, idx); err != nil {
+		return err
+	}
+	l.sy.pmu.Lock()
+	l.sy.flushed.advance(flushMark{valid: true, next: plan.next, pos: ringindex.MakeSlot(plan.active, plan.endOff), truncs: plan.truncs})
+	l.sy.pmu.Unlock()
+	return nil
 }
 
 // flushRecords is the data-only flush without the writer lock: when only appends
@@ -295,39 +314,24 @@ func (l *Log) flushRecords() (uint64, bool, error) {
 		st.writeOff = end
 	}
 	l.segMu.RUnlock()
-	plan := flushPlan{seq: l.sy.flushes.Add(1), gen: st.gen, next: st.next, truncs: st.truncs,
-		active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow, mark: markOf(&st)}
-	l.sy.pmu.Lock()
-	due := l.sy.mark != plan.mark || st.dirtyLow < st.syncedNext || st.pendingDelete()
-	from, pos := l.sy.flushed.from(&st)
-	l.sy.pmu.Unlock()
-	if due {
+	plan := l.planFlush(&st, false)
+	if plan.checkpoint {
 		return 0, false, nil
 	}
-	plan.from, plan.startSeq, plan.startOff = from, pos.FullSeq(st.activeSeq), pos.Offset()
-	pinned, err := l.pinRange(plan.startSeq, st.activeSeq)
-	if err != nil {
+	if err := l.writeBack(&plan, nil); err != nil {
 		l.markUnflushed()
 		return 0, false, err
 	}
-	defer l.unpin(pinned)
-	if err := l.syncData(&plan, pinned, nil); err != nil {
-		l.markUnflushed()
-		return 0, false, err
-	}
-	l.sy.pmu.Lock()
-	l.sy.flushed.advance(flushMark{valid: true, next: plan.next, pos: ringindex.MakeSlot(plan.active, plan.endOff), truncs: plan.truncs})
-	l.sy.pmu.Unlock()
-	l.recordsFlushed(&plan, pos)
+	l.recordsFlushed(&plan)
 	return plan.gen, true, nil
 }
 
-// recordsFlushed ends a data-only flush that started from the position pos.
-func (l *Log) recordsFlushed(plan *flushPlan, pos ringindex.Slot) {
+// recordsFlushed ends a data-only flush.
+func (l *Log) recordsFlushed(plan *flushPlan) {
 	l.sy.dataOnly.Store(true)
 	syncTrace(plan.seq, syncMetaStart)
 	syncTrace(plan.seq, syncMetaDone)
-	l.maybeCheckpoint(pos, plan.active)
+	l.maybeCheckpoint(plan.pointSeq, plan.active)
 }
 
 // checkpointAfterSegments is how many segments of records a data-only flush may leave
@@ -336,9 +340,10 @@ func (l *Log) recordsFlushed(plan *flushPlan, pos ringindex.Slot) {
 const checkpointAfterSegments = 2
 
 // maybeCheckpoint starts a background checkpoint when the records past the recovery
-// position pos span checkpointAfterSegments segments or more. One runs at a time.
-func (l *Log) maybeCheckpoint(pos ringindex.Slot, active uint64) {
-	if active-pos.FullSeq(active) < checkpointAfterSegments || l.sy.background.Swap(true) {
+// position (in segment pointSeq) span checkpointAfterSegments segments or more. One runs
+// at a time.
+func (l *Log) maybeCheckpoint(pointSeq, active uint64) {
+	if active-pointSeq < checkpointAfterSegments || l.sy.background.Swap(true) {
 		return
 	}
 	l.prepWG.Add(1)

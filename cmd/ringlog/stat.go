@@ -57,7 +57,7 @@ func writeStatText(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 	} else {
 		fmt.Fprintf(w, "events     %s live, ids %d..%d (%s tombstoned), next id %d\n", count(st.EventCount), st.OldestEventID, st.NewestEventID, count(m.Dead), st.NextEventID)
 	}
-	fmt.Fprintf(w, "durable    below id %d (SyncedNextEventID)\n", st.SyncedNextEventID)
+	fmt.Fprintf(w, "durable    below id %d at least (SyncedNextEventID: the last checkpoint's recovery point)\n", st.SyncedNextEventID)
 	if r := st.LastRepair; r != nil {
 		fmt.Fprintf(w, "repaired   %v (%s so far)\n", r, plural(r.Count, "repair"))
 	}
