@@ -89,6 +89,8 @@ type Log struct {
 	// growPrefault is the index generation whose growth-copy range this handle is
 	// prefaulting in the background (0: none); the copy waits for it (copyDeferred).
 	growPrefault atomic.Uint64
+
+	cursors cursorState // named cursors (cursor.go)
 }
 
 // Open creates or opens the log in dir. Several processes may open, and create, the same
@@ -429,6 +431,9 @@ func (l *Log) Close() error {
 	if !l.opts.readOnly && l.unflushed.Load() {
 		err = l.Sync() // what this handle wrote is durable once Close returns
 	}
+	if cerr := l.flushCursors(); err == nil {
+		err = cerr
+	}
 	if l.closed.Swap(true) {
 		return nil
 	}
@@ -462,6 +467,7 @@ func (l *Log) release() {
 	}
 	l.curIdx.Store(nil)
 	l.idxMu.Unlock()
+	l.closeCursors()
 	if l.meta != nil {
 		_ = l.meta.Unmap()
 		l.meta = nil

@@ -75,7 +75,10 @@ func (l *Log) Sync() error {
 	}
 	gen := l.loadView().gen
 	l.segMu.RUnlock()
-	return l.syncThrough(gen)
+	if err := l.syncThrough(gen); err != nil {
+		return err
+	}
+	return l.syncCursors() // cursor commits made before the call (cursor.go)
 }
 
 // syncThrough returns once commit generation gen is durable.

@@ -16,6 +16,13 @@ type Entry struct {
 	slot    int
 	name    string
 	nameCRC uint32 // identity of the cursor this Entry was opened on (slot, epoch, name)
+
+	// The copy this Entry committed last, used only while it holds the entry (the CAS
+	// on ctl orders these fields between holders): when ctl's gen is still mine, the
+	// current copy is the one written, and Commit skips re-validating it.
+	mineOK  bool
+	mineGen uint32
+	minePos uint64
 }
 
 // Name returns the cursor's name.
@@ -24,40 +31,41 @@ func (e *Entry) Name() string { return e.name }
 // Offset returns the byte offset of the entry in the file.
 func (e *Entry) Offset() int64 { return entryOffset(e.slot) }
 
-// Position returns the committed position, lock-free: a seqlock read of the copy the
-// generation word selects (gen unchanged across the read, the copy's seq equal to gen
-// and its CRC valid). A copy that fails with a stable generation (power loss, damage)
-// falls back to the other copy when it is valid; both bad is a *CorruptError.
+// Position returns the committed position, lock-free: a seqlock read of the copy that
+// ctl's gen selects (gen unchanged across the read, the copy's seq equal to gen and its
+// CRC valid). A copy that fails with a stable gen (power loss, damage) falls back to
+// the other copy when it is valid; both bad is a *CorruptError.
 func (e *Entry) Position() (uint64, error) {
+	if e.t.closed.Load() {
+		return 0, ErrClosed
+	}
 	r := e.r
 	for {
 		if atomic.LoadUint32(&r.nameCRC) != e.nameCRC {
 			return 0, fmt.Errorf("%w: %q (deleted)", ErrNoCursor, e.name)
 		}
-		g1 := atomic.LoadUint64(&r.gen)
-		sp, pp, cp := r.copyPtrs(g1)
-		seq, pos, crc := atomic.LoadUint64(sp), atomic.LoadUint64(pp), atomic.LoadUint32(cp)
-		if atomic.LoadUint64(&r.gen) != g1 {
+		g := uint32(atomic.LoadUint64(&r.ctl) >> 32)
+		seq, pos, ok := r.loadCopy(g, e.nameCRC)
+		if uint32(atomic.LoadUint64(&r.ctl)>>32) != g {
 			continue // a commit moved on meanwhile
 		}
-		if seq == g1 && crc == copyCRC(seq, pos, e.nameCRC) {
+		if ok && seq == g {
 			return pos, nil
 		}
-		// A stable gen whose copy fails: power loss or damage (a committer repairing
-		// it writes the selected slot, and best still returns the committed position).
+		// A stable gen whose copy fails: power loss or damage (a committer repairing it
+		// rewrites the selected slot, and best still returns the committed position).
 		_, pos, err := e.best()
 		return pos, err
 	}
 }
 
-// best returns the valid copy with the highest seq (a valid copy sits in the slot its
-// seq selects and passes its CRC), or a *CorruptError when neither does.
-func (e *Entry) best() (seq, pos uint64, err error) {
+// best returns the valid copy with the later seq (serial order: seqs wrap at 2^32), or
+// a *CorruptError when neither copy is valid.
+func (e *Entry) best() (seq uint32, pos uint64, err error) {
 	found := false
-	for i := range uint64(2) {
-		sp, pp, cp := e.r.copyPtrs(i)
-		s, p, c := atomic.LoadUint64(sp), atomic.LoadUint64(pp), atomic.LoadUint32(cp)
-		if s&1 == i && c == copyCRC(s, p, e.nameCRC) && (!found || s > seq) {
+	for i := range uint32(2) {
+		s, p, ok := e.r.loadCopy(i, e.nameCRC)
+		if ok && (!found || int32(s-seq) > 0) {
 			seq, pos, found = s, p, true
 		}
 	}
@@ -69,79 +77,73 @@ func (e *Entry) best() (seq, pos uint64, err error) {
 
 // Commit records pos as the cursor's position. It is monotonic: a pos below the
 // committed one is a *BackwardError (ErrBackward) and changes nothing; an equal one is
-// a no-op. The protocol (docs/FORMAT.md §13): take the entry's lock word by CAS 0 ->
-// owner token; check the entry is still this cursor; write the copy that gen does not
-// select (seq = gen+1, pos, CRC); store gen = seq (the commit point: one atomic word);
-// store lock = 0. A committer killed at any step leaves gen on the previous copy, or on
-// the complete new one; the next committer finds the dead owner's token and takes the
-// lock over. No system call, no allocation on this path.
+// a no-op. The protocol (docs/FORMAT.md §13): take ctl's owner bits by CAS (0 -> this
+// process's token, gen kept); check the entry is still this cursor; write the copy gen
+// does not select (seq gen+1, pos, CRC); store ctl = (gen+1, no owner), which publishes
+// the copy and frees the entry in one atomic store. A committer killed at any step
+// leaves gen on the previous copy; the next committer finds the dead owner's token and
+// takes the entry over. No system call, no allocation on this path.
 func (e *Entry) Commit(pos uint64) error {
 	if e.t.readOnly {
 		return ErrReadOnly
 	}
+	if e.t.closed.Load() {
+		return ErrClosed
+	}
 	r := e.r
-	tok := acquire(r)
+	g := acquire(r)
 	if atomic.LoadUint32(&r.nameCRC) != e.nameCRC {
-		release(r, tok)
+		release(r, g)
 		return fmt.Errorf("%w: %q (deleted)", ErrNoCursor, e.name)
 	}
-	g := atomic.LoadUint64(&r.gen)
-	sp, pp, cp := r.copyPtrs(g)
-	seq, cur, crc := atomic.LoadUint64(sp), atomic.LoadUint64(pp), atomic.LoadUint32(cp)
-	if seq != g || crc != copyCRC(seq, cur, e.nameCRC) {
+	seq, cur, ok := g, e.minePos, e.mineOK && e.mineGen == g
+	if !ok {
+		seq, cur, ok = r.loadCopy(g, e.nameCRC)
+	}
+	if !ok || seq != g {
 		// The selected copy is torn (power loss) or damaged: go on from the best copy,
-		// writing the other one with a seq above both.
+		// writing the other one.
 		var err error
 		if seq, cur, err = e.best(); err != nil {
-			release(r, tok)
+			release(r, g)
 			return err
-		}
-		if g < seq {
-			g = seq
-		}
-		if (g+1)&1 == seq&1 {
-			g++
 		}
 	}
 	if pos <= cur {
-		release(r, tok)
+		release(r, g)
 		if pos == cur {
 			return nil
 		}
 		return &BackwardError{Name: e.name, Committed: cur, Got: pos}
 	}
-	n := g + 1
-	sp, pp, cp = r.copyPtrs(n)
-	atomic.StoreUint64(sp, n)
-	atomic.StoreUint64(pp, pos)
-	atomic.StoreUint32(cp, copyCRC(n, pos, e.nameCRC))
-	atomic.StoreUint64(&r.gen, n)
-	release(r, tok)
+	r.storeCopy(seq+1, pos, e.nameCRC)
+	e.mineOK, e.mineGen, e.minePos = true, seq+1, pos
+	release(r, seq+1)
 	return nil
 }
 
-// ownerToken identifies this process in lock words (owner_*.go).
+// ownerToken identifies this process in ctl's owner bits (owner_*.go); never 0.
 var ownerToken = selfToken()
 
-// acquire takes the entry's lock word and returns the token stored in it. A holder
-// that is alive (it holds the word for a few stores) is waited for; one that died (its
-// token names no live process) is taken over: its half-done commit was never
-// acknowledged, and the copy it was writing is rewritten whole before gen selects it.
-func acquire(r *rawEntry) uint64 {
-	tok := ownerToken
-	if atomic.CompareAndSwapUint64(&r.lock, 0, tok) {
-		return tok
+// acquire takes ctl's owner bits and returns gen. A holder that is alive (it holds the
+// entry for a few stores) is waited for; one that died (its token names no live
+// process) is taken over: its half-done commit was never acknowledged, and the copy it
+// was writing is rewritten whole before gen selects it.
+func acquire(r *rawEntry) uint32 {
+	c := atomic.LoadUint64(&r.ctl)
+	if c&ownerMask == 0 && atomic.CompareAndSwapUint64(&r.ctl, c, c|ownerToken) {
+		return uint32(c >> 32)
 	}
-	return acquireSlow(r, tok)
+	return acquireSlow(r)
 }
 
-func acquireSlow(r *rawEntry, tok uint64) uint64 {
+func acquireSlow(r *rawEntry) uint32 {
 	var since time.Time
-	for i := 0; ; i++ {
-		cur := atomic.LoadUint64(&r.lock)
-		if cur == 0 {
-			if atomic.CompareAndSwapUint64(&r.lock, 0, tok) {
-				return tok
+	for i := 1; ; i++ {
+		c := atomic.LoadUint64(&r.ctl)
+		if c&ownerMask == 0 {
+			if atomic.CompareAndSwapUint64(&r.ctl, c, c|ownerToken) {
+				return uint32(c >> 32)
 			}
 			continue
 		}
@@ -153,9 +155,9 @@ func acquireSlow(r *rawEntry, tok uint64) uint64 {
 			since = time.Now()
 		}
 		// Check the holder's liveness now and then (a system call; only here).
-		if i%64 == 0 && !tokenAlive(cur) {
-			if atomic.CompareAndSwapUint64(&r.lock, cur, tok) {
-				return tok
+		if i%64 == 0 && !tokenAlive(c&ownerMask) {
+			if atomic.CompareAndSwapUint64(&r.ctl, c, c&^ownerMask|ownerToken) {
+				return uint32(c >> 32)
 			}
 			continue
 		}
@@ -167,6 +169,6 @@ func acquireSlow(r *rawEntry, tok uint64) uint64 {
 	}
 }
 
-// release frees the lock word taken by acquire (only a taker-over of a dead token
-// changes a held word, and this process is alive: the word is still ours).
-func release(r *rawEntry, _ uint64) { atomic.StoreUint64(&r.lock, 0) }
+// release frees the entry taken by acquire, publishing gen (only a taker-over of a dead
+// token changes the owner bits of a held ctl, and this process is alive: it is ours).
+func release(r *rawEntry, gen uint32) { atomic.StoreUint64(&r.ctl, uint64(gen)<<32) }

@@ -2,7 +2,9 @@ package cursortable
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -19,19 +21,21 @@ import (
 //
 // Entry i (offset HeaderSize + i*EntrySize, EntrySize bytes):
 //
-//	0      8      16     24     32     36       40     48     56     60     64          128
-//	+------+------+------+------+------+--------+------+------+------+------+-----------+
-//	| lock | gen  | seq0 | pos0 | crc0 | nameCRC| seq1 | pos1 | crc1 | epoch| name (64) |
-//	+------+------+------+------+------+--------+------+------+------+------+-----------+
+//	0        8        16       24       32       40       44      48         64         128
+//	+--------+--------+--------+--------+--------+--------+-------+----------+----------+
+//	| ctl    | word0  | pos0   | word1  | pos1   | nameCRC| epoch | reserved | name (64)|
+//	+--------+--------+--------+--------+--------+--------+-------+----------+----------+
 //
-//	lock     owner token of a commit, create or delete in progress (0: none); CAS 0 -> token
-//	gen      seq of the current copy; the copy index is gen & 1
-//	seqN     sequence number of copy N (a valid copy N has seqN & 1 == N)
-//	posN     committed position of copy N: the next id to read
-//	crcN     crc32c(seqN || posN || nameCRC), Castagnoli, little-endian fields
+//	ctl      bits 32..63: gen, the seq of the current copy (copy index gen & 1);
+//	         bits 0..31: owner token of a commit, create or delete in progress (0: none),
+//	         taken by CAS; Linux: pid (bits 0..21) | start time mod 1024 (bits 22..31)
+//	wordN    copy N: bits 0..31 seqN (a valid copy N has seqN & 1 == N), bits 32..63 crcN
+//	posN     copy N: the committed position, the next id to read
+//	crcN     crc32c(posN u64 || seqN u32 || nameCRC u32), Castagnoli
 //	nameCRC  crc32c(slot index u32 || epoch u32 || name 64 bytes)
 //	epoch    incremented by every create in the slot (so a deleted cursor's copies fail
 //	         the CRC of its successor)
+//	reserved zero
 //	name     1..64 bytes of [A-Za-z0-9._-], zero-padded; a free slot has name[0:8] == 0
 const (
 	// Magic opens every cursors file. Must not change.
@@ -44,7 +48,7 @@ const (
 	EntrySize = 128
 	// Capacity is the number of entries of a table. Must not change.
 	Capacity = 256
-	// FileSize is the size of a cursors file: 69,632 bytes (17 pages).
+	// FileSize is the size of a cursors file: 36,864 bytes (9 pages).
 	FileSize = HeaderSize + Capacity*EntrySize
 	// MaxNameLen is the longest cursor name, in bytes.
 	MaxNameLen = 64
@@ -60,12 +64,12 @@ const (
 	hdrCRCOff      = 40
 	hdrLen         = 44
 
-	entLockOff  = 0
-	entGenOff   = 8
-	entCopy0Off = 16 // seq0, pos0, crc0
-	entCopy1Off = 40 // seq1, pos1, crc1
+	entCtlOff   = 0
+	entCopy0Off = 8  // word0, pos0
+	entCopy1Off = 24 // word1, pos1
 	entNameOff  = 64
-	copyStride  = entCopy1Off - entCopy0Off
+
+	ownerMask = 1<<32 - 1 // the owner token bits of ctl
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -73,48 +77,47 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // rawEntry is the in-memory view of one mapped entry. Every field is read and written
 // with sync/atomic only: other processes change it at any time.
 type rawEntry struct {
-	lock    uint64
-	gen     uint64
-	seq0    uint64
-	pos0    uint64
-	crc0    uint32
-	nameCRC uint32
-	seq1    uint64
-	pos1    uint64
-	crc1    uint32
-	epoch   uint32
-	name    [MaxNameLen / 8]uint64
+	ctl      uint64
+	copies   [2]struct{ word, pos uint64 }
+	nameCRC  uint32
+	epoch    uint32
+	reserved [2]uint64
+	name     [MaxNameLen / 8]uint64
 }
 
 // Compile-time checks that rawEntry matches the format.
 var (
 	_ [EntrySize - unsafe.Sizeof(rawEntry{})]struct{}
 	_ [unsafe.Sizeof(rawEntry{}) - EntrySize]struct{}
-	_ [entCopy1Off - unsafe.Offsetof(rawEntry{}.seq1)]struct{}
-	_ [unsafe.Offsetof(rawEntry{}.seq1) - entCopy1Off]struct{}
+	_ [entCopy0Off - unsafe.Offsetof(rawEntry{}.copies)]struct{}
+	_ [unsafe.Offsetof(rawEntry{}.copies) - entCopy0Off]struct{}
 	_ [entNameOff - unsafe.Offsetof(rawEntry{}.name)]struct{}
 	_ [unsafe.Offsetof(rawEntry{}.name) - entNameOff]struct{}
 )
 
-// copyPtrs returns the words of copy i (0 or 1).
-func (r *rawEntry) copyPtrs(i uint64) (seq, pos *uint64, crc *uint32) {
-	if i&1 == 0 {
-		return &r.seq0, &r.pos0, &r.crc0
-	}
-	return &r.seq1, &r.pos1, &r.crc1
+// loadCopy returns copy i&1 as read with two atomic loads, and whether it is valid: its
+// CRC matches and its seq sits in the slot it selects.
+func (r *rawEntry) loadCopy(i uint32, nameCRC uint32) (seq uint32, pos uint64, ok bool) {
+	c := &r.copies[i&1]
+	w := atomic.LoadUint64(&c.word)
+	pos = atomic.LoadUint64(&c.pos)
+	seq = uint32(w)
+	return seq, pos, seq&1 == i&1 && uint32(w>>32) == copyCRC(seq, pos, nameCRC)
 }
 
-// copyCRC is the checksum of a copy: crc32c(seq || pos || nameCRC), little-endian, the
-// same value as crc32.Checksum over those 20 bytes. It works on the words themselves
-// (slicing-by-8): no byte buffer, no allocation, no dispatch on Commit's path.
-func copyCRC(seq, pos uint64, nameCRC uint32) uint32 {
-	c := ^uint32(0)
-	c = crcWord(c, seq)
-	c = crcWord(c, pos)
-	for i := range 4 {
-		c = crc8[0][byte(c)^byte(nameCRC>>(8*i))] ^ c>>8
-	}
-	return ^c
+// storeCopy writes copy seq&1: position first, then the word holding seq and CRC.
+func (r *rawEntry) storeCopy(seq uint32, pos uint64, nameCRC uint32) {
+	c := &r.copies[seq&1]
+	atomic.StoreUint64(&c.pos, pos)
+	atomic.StoreUint64(&c.word, uint64(seq)|uint64(copyCRC(seq, pos, nameCRC))<<32)
+}
+
+// copyCRC is the checksum of a copy: crc32c(pos u64 || seq u32 || nameCRC u32),
+// little-endian, the same value as crc32.Checksum over those 16 bytes. It works on the
+// words themselves (slicing-by-8): no byte buffer, no allocation, no dispatch on
+// Commit's path.
+func copyCRC(seq uint32, pos uint64, nameCRC uint32) uint32 {
+	return ^crcWord(crcWord(^uint32(0), pos), uint64(seq)|uint64(nameCRC)<<32)
 }
 
 // crcWord feeds the 8 little-endian bytes of w into the running (inverted) CRC c.
@@ -170,6 +173,15 @@ func nameCRCOf(slot int, epoch uint32, w *[MaxNameLen / 8]uint64) uint32 {
 		binary.LittleEndian.PutUint64(b[8+i*8:], w[i])
 	}
 	return crc32.Checksum(b[:], castagnoli)
+}
+
+// CheckName returns nil for a valid cursor name, else an error wrapping ErrBadName that
+// quotes it.
+func CheckName(name string) error {
+	if ValidName(name) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q (1..%d bytes of A-Z a-z 0-9 . _ -)", ErrBadName, name, MaxNameLen)
 }
 
 // ValidName reports whether name is a valid cursor name: 1..MaxNameLen bytes of

@@ -10,32 +10,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// selfToken returns this process's owner token: pid in the low 32 bits, the low 32 bits
-// of its start time (clock ticks after boot, /proc/PID/stat field 22) in the high ones,
-// so that a dead owner's pid reused by another process does not pass for the owner.
+// Linux pids are below 2^22 (pid_max's ceiling), which leaves 10 bits of the 32-bit
+// owner token for the process's start time: a dead owner's pid reused by another
+// process passes for the owner only if it also started a multiple of 1024 clock ticks
+// later.
+const (
+	pidBits = 22
+	pidMask = 1<<pidBits - 1
+)
+
+// selfToken returns this process's owner token: pid | (start time mod 1024) << 22.
 func selfToken() uint64 {
 	pid := os.Getpid()
-	return uint64(uint32(pid)) | uint64(startTime(pid))<<32
+	st, _ := startTime(pid)
+	return uint64(pid&pidMask) | uint64(st&1023)<<pidBits
 }
 
 // tokenAlive reports whether the process a token names still runs.
 func tokenAlive(tok uint64) bool {
-	pid := int(uint32(tok))
+	pid := int(tok & pidMask)
 	if err := unix.Kill(pid, 0); err != nil && err != unix.EPERM {
 		return false
 	}
-	st, ok := startTimeOK(pid)
-	return !ok || st == uint32(tok>>32) // unreadable /proc: trust the pid
+	st, ok := startTime(pid)
+	return !ok || uint64(st&1023) == tok>>pidBits // unreadable /proc: trust the pid
 }
 
-func startTime(pid int) uint32 {
-	st, _ := startTimeOK(pid)
-	return st
-}
-
-// startTimeOK reads field 22 of /proc/PID/stat (fields counted after the command name,
-// which may hold spaces and parentheses: parsing starts after its last ')').
-func startTimeOK(pid int) (uint32, bool) {
+// startTime reads field 22 of /proc/PID/stat, the start time in clock ticks after boot
+// (fields are counted after the command name, which may hold spaces and parentheses:
+// parsing starts after its last ')').
+func startTime(pid int) (uint64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false
@@ -49,8 +53,5 @@ func startTimeOK(pid int) (uint32, bool) {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return uint32(v), true
+	return v, err == nil
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,7 +74,11 @@ func Open(dir string, logID [16]byte, readOnly, create bool, perm fs.FileMode) (
 		f.Close()
 		return nil, err
 	}
-	return &Table{path: path, readOnly: readOnly, f: f, m: m}, nil
+	t := &Table{path: path, readOnly: readOnly, f: f, m: m}
+	// The mapping outlives Close until neither the Table nor an Entry of it is reachable
+	// (see Close).
+	runtime.AddCleanup(t, func(m mmap.MMap) { _ = m.Unmap() }, m)
+	return t, nil
 }
 
 // createFile creates the table file: a complete file under a temporary name (header
@@ -166,8 +171,8 @@ func (t *Table) scan(visit func(slot int, r *rawEntry, name string, nameCRC uint
 // shared one. A damaged entry anywhere in the table is a *CorruptError (it could be this
 // name's), and so is a found entry whose two copies both fail their checksum.
 func (t *Table) Lookup(name string, create bool, initial uint64) (*Entry, error) {
-	if !ValidName(name) {
-		return nil, fmt.Errorf("%w: %q (1..%d bytes of A-Z a-z 0-9 . _ -)", ErrBadName, name, MaxNameLen)
+	if err := CheckName(name); err != nil {
+		return nil, err
 	}
 	if create && t.readOnly {
 		return nil, ErrReadOnly
@@ -211,24 +216,20 @@ func (t *Table) Lookup(name string, create bool, initial uint64) (*Entry, error)
 // leaves a free slot.
 func (t *Table) initEntry(slot int, name string, pos uint64) *Entry {
 	r := t.entry(slot)
-	tok := acquire(r)
+	acquire(r)
 	epoch := atomic.LoadUint32(&r.epoch) + 1
 	w := nameWords(name)
 	crc := nameCRCOf(slot, epoch, &w)
-	// Copy 0 holds the position (seq 0); copy 1 is invalid (its CRC cannot match seq 1).
-	atomic.StoreUint64(&r.seq0, 0)
-	atomic.StoreUint64(&r.pos0, pos)
-	atomic.StoreUint32(&r.crc0, copyCRC(0, pos, crc))
-	atomic.StoreUint64(&r.seq1, 0)
-	atomic.StoreUint64(&r.pos1, 0)
-	atomic.StoreUint32(&r.crc1, 0)
-	atomic.StoreUint64(&r.gen, 0)
+	// Copy 0 holds the position (seq 0, gen 0); copy 1 is invalid (zero: its CRC fails).
+	r.storeCopy(0, pos, crc)
+	atomic.StoreUint64(&r.copies[1].word, 0)
+	atomic.StoreUint64(&r.copies[1].pos, 0)
 	atomic.StoreUint32(&r.epoch, epoch)
 	atomic.StoreUint32(&r.nameCRC, crc)
 	for i := len(w) - 1; i >= 0; i-- {
 		atomic.StoreUint64(&r.name[i], w[i])
 	}
-	release(r, tok)
+	release(r, 0)
 	return &Entry{t: t, r: r, slot: slot, name: name, nameCRC: crc}
 }
 
@@ -237,8 +238,8 @@ func (t *Table) initEntry(slot int, name string, pos uint64) *Entry {
 // from then on. Serialized with creates by the exclusive file lock, and with commits of
 // the entry by its lock word; made durable (msync) before Delete returns.
 func (t *Table) Delete(name string) error {
-	if !ValidName(name) {
-		return fmt.Errorf("%w: %q", ErrBadName, name)
+	if err := CheckName(name); err != nil {
+		return err
 	}
 	if t.readOnly {
 		return ErrReadOnly
@@ -257,13 +258,13 @@ func (t *Table) Delete(name string) error {
 		if found == nil {
 			return fmt.Errorf("%w: %q", ErrNoCursor, name)
 		}
-		tok := acquire(found)
+		gen := acquire(found)
 		atomic.StoreUint64(&found.name[0], 0) // free from here on
 		for i := 1; i < len(found.name); i++ {
 			atomic.StoreUint64(&found.name[i], 0)
 		}
 		atomic.StoreUint32(&found.nameCRC, 0)
-		release(found, tok)
+		release(found, gen)
 		return t.Sync()
 	})
 }
@@ -307,17 +308,16 @@ func (t *Table) Sync() error {
 	return nil
 }
 
-// Close unmaps the table. Entries of it must not be used afterwards (the caller keeps
-// them from running concurrently with Close). A second Close returns nil.
+// Close closes the table: every later call, of the Table and of its Entries, returns
+// ErrClosed. The 36 KiB mapping itself is unmapped once neither the Table nor any of
+// its Entries is reachable (a runtime cleanup), so that a Commit or Position racing
+// Close never touches unmapped memory and needs no lock to be sure of it. A second
+// Close returns nil.
 func (t *Table) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed.Swap(true) {
 		return nil
 	}
-	err := t.m.Unmap()
-	if cerr := t.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return t.f.Close()
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -238,10 +240,10 @@ func TestDamage(t *testing.T) {
 	}{
 		{"intact", func(b []byte) {}, 9},
 		{"current copy torn", func(b []byte) { b[off+entCopy0Off+8] ^= 0xff }, 8},
-		{"current crc torn", func(b []byte) { b[off+entCopy0Off+16] ^= 1 }, 8},
-		{"gen lost (older sector)", func(b []byte) { binary.LittleEndian.PutUint64(b[off+entGenOff:], 7) }, 8},
+		{"current crc torn", func(b []byte) { b[off+entCopy0Off+4] ^= 1 }, 8},
+		{"gen lost (older sector)", func(b []byte) { binary.LittleEndian.PutUint32(b[off+entCtlOff+4:], 7) }, 8},
 		{"gen ahead of a torn copy", func(b []byte) {
-			binary.LittleEndian.PutUint64(b[off+entGenOff:], 9)
+			binary.LittleEndian.PutUint32(b[off+entCtlOff+4:], 9)
 			b[off+entCopy1Off] ^= 0xff
 		}, 9},
 		{"other copy torn", func(b []byte) { b[off+entCopy1Off+8] ^= 0xff }, 9},
@@ -304,20 +306,29 @@ func TestDeadOwner(t *testing.T) {
 	if err := e.Commit(5); err != nil {
 		t.Fatal(err)
 	}
-	// pid 0x3fffff+1 exceeds pid_max: no such process.
-	e.r.lock = uint64(1<<22+1) | 7<<32
-	// The half-written next copy it left behind.
-	e.r.seq0, e.r.pos0 = 2, 999
+	// The token of a process that has exited, as a committer SIGKILLed mid-commit.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := uint64(cmd.Process.Pid)
+	if tokenAlive(dead) {
+		t.Fatalf("exited pid %d counted alive", dead)
+	}
+	g := atomic.LoadUint64(&e.r.ctl)
+	e.r.ctl = g | dead
+	// The half-written next copy it left behind (seq 2 in copy 0, no valid CRC).
+	e.r.copies[0].word, e.r.copies[0].pos = 2, 999
 	if got := mustPos(t, e); got != 5 {
 		t.Fatalf("position with a dead owner: %d", got)
 	}
-	if err := e.Commit(6); err != nil || mustPos(t, e) != 6 || e.r.lock != 0 {
-		t.Fatalf("commit after a dead owner: %v pos %d lock %#x", err, mustPos(t, e), e.r.lock)
+	if err := e.Commit(6); err != nil || mustPos(t, e) != 6 || e.r.ctl&ownerMask != 0 {
+		t.Fatalf("commit after a dead owner: %v pos %d ctl %#x", err, mustPos(t, e), e.r.ctl)
 	}
 	if !tokenAlive(ownerToken) {
 		t.Fatal("own token counted dead")
 	}
-	if tokenAlive(ownerToken ^ 1<<40) {
+	if tokenAlive(ownerToken ^ 1<<22) {
 		t.Fatal("own pid with another start time counted alive (pid reuse)")
 	}
 }
@@ -388,12 +399,12 @@ func BenchmarkPosition(b *testing.B) {
 }
 
 func TestCopyCRC(t *testing.T) {
-	for _, v := range [][3]uint64{{0, 0, 0}, {1, 2, 3}, {1 << 63, 12345678901234, 0xdeadbeef}, {^uint64(0), ^uint64(0), 0xffffffff}} {
-		var b [20]byte
-		binary.LittleEndian.PutUint64(b[0:], v[0])
-		binary.LittleEndian.PutUint64(b[8:], v[1])
-		binary.LittleEndian.PutUint32(b[16:], uint32(v[2]))
-		if got, want := copyCRC(v[0], v[1], uint32(v[2])), crcOf(b[:]); got != want {
+	for _, v := range [][3]uint64{{0, 0, 0}, {1, 2, 3}, {1 << 31, 12345678901234, 0xdeadbeef}, {1<<32 - 1, ^uint64(0), 0xffffffff}} {
+		var b [16]byte
+		binary.LittleEndian.PutUint64(b[0:], v[1])
+		binary.LittleEndian.PutUint32(b[8:], uint32(v[0]))
+		binary.LittleEndian.PutUint32(b[12:], uint32(v[2]))
+		if got, want := copyCRC(uint32(v[0]), v[1], uint32(v[2])), crcOf(b[:]); got != want {
 			t.Fatalf("copyCRC%v = %#x, crc32c = %#x", v, got, want)
 		}
 	}
