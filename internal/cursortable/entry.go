@@ -96,8 +96,10 @@ func (e *Entry) Commit(pos uint64) error {
 		release(r, g)
 		return fmt.Errorf("%w: %q (deleted)", ErrNoCursor, e.name)
 	}
-	seq, cur, ok := g, e.minePos, e.mineOK && e.mineGen == g
-	if !ok {
+	seq, cur, ok := g, uint64(0), false
+	if cacheMine && e.mineOK && e.mineGen == g {
+		cur, ok = e.minePos, true
+	} else {
 		seq, cur, ok = r.loadCopy(g, e.nameCRC)
 	}
 	if !ok || seq != g {
@@ -117,7 +119,9 @@ func (e *Entry) Commit(pos uint64) error {
 		return &BackwardError{Name: e.name, Committed: cur, Got: pos}
 	}
 	r.storeCopy(seq+1, pos, e.nameCRC)
-	e.mineOK, e.mineGen, e.minePos = true, seq+1, pos
+	if cacheMine {
+		e.mineOK, e.mineGen, e.minePos = true, seq+1, pos
+	}
 	release(r, seq+1)
 	return nil
 }
