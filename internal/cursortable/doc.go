@@ -18,15 +18,18 @@
 //     written back later commits too.
 //   - A damaged entry (both copies failing their CRC, or a name failing its checksum) is
 //     a *CorruptError naming the file and offset, never a zero position.
-//   - A committer killed mid-commit holds the entry's lock word; the next committer of
+//   - A committer killed mid-commit holds the entry's ctl word; the next committer of
 //     that cursor takes it over once it sees the owner dead (pid and start time on Linux,
-//     pid elsewhere on unix).
+//     pid elsewhere on unix). A committer that is stopped (SIGSTOP), not dead, stalls the
+//     other committers of that cursor until it runs again.
+//   - Close closes the file at once but leaves the 36 KiB mapping until the Table and its
+//     Entries are unreachable, so that lock-free calls racing Close stay safe.
 //
 // # Concurrency
 //
 // A Table and its Entries are safe for concurrent use. Position and Commit take no lock
 // and make no system call: Commit serializes committers of one cursor, in every process,
-// through a CAS on the entry's lock word and publishes with one atomic store of the
-// generation word; Position is a seqlock read. Lookup (shared), create and Delete
+// through a CAS on the owner bits of the entry's ctl word and publishes the new copy and
+// frees the entry with one atomic store of ctl; Position is a seqlock read. Lookup (shared), create and Delete
 // (exclusive) take flock(2) on the file.
 package cursortable

@@ -236,7 +236,7 @@ func (t *Table) initEntry(slot int, name string, pos uint64) *Entry {
 // Delete removes the cursor name: its slot becomes free (and is reused by a later
 // create, with a new epoch). Entries of it still open in any process get ErrNoCursor
 // from then on. Serialized with creates by the exclusive file lock, and with commits of
-// the entry by its lock word; made durable (msync) before Delete returns.
+// the entry by its ctl word; made durable (msync) before Delete returns.
 func (t *Table) Delete(name string) error {
 	if err := CheckName(name); err != nil {
 		return err

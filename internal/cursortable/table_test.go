@@ -298,7 +298,7 @@ func TestDamage(t *testing.T) {
 	}
 }
 
-// TestDeadOwner: a lock word left by a process that no longer exists (a committer
+// TestDeadOwner: a ctl owner token left by a process that no longer exists (a committer
 // SIGKILLed between taking the lock and releasing it) is taken over by the next commit.
 func TestDeadOwner(t *testing.T) {
 	tb := openT(t, t.TempDir())
