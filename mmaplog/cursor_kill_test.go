@@ -231,3 +231,62 @@ func TestCursorKill(t *testing.T) {
 	}
 	t.Logf("%d kills, %d consumer starts, %d acknowledged commits, final position %d (highest id read %d)", kills, starts, commits, lastSeen, maxRead)
 }
+
+func init() { childRoles["cursor-create"] = cursorCreate }
+
+// cursorCreate opens the cursor "same" and one of its own on a log whose cursor table
+// may not exist yet, and commits its index + 1 on "same".
+func cursorCreate() int {
+	l, err := mmaplog.Open(os.Getenv("CURSOR_DIR"), nil)
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	c, err := l.Cursor("same")
+	if err != nil {
+		return childFail("cursor: %v", err)
+	}
+	if _, err := l.Cursor("own-" + strconv.Itoa(childIndex())); err != nil {
+		return childFail("own cursor: %v", err)
+	}
+	if err := c.Commit(mmaplog.EventID(childIndex() + 1)); err != nil && !errors.Is(err, mmaplog.ErrCursorBackward) {
+		return childFail("commit: %v", err)
+	}
+	return 0
+}
+
+// TestCursorCreateAcrossProcesses: 4 processes open the same cursor name at once on a log
+// without a cursor table: one table file, one entry for the name, holding the highest
+// commit.
+func TestCursorCreateAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = 4
+	runChildren(t, "cursor-create", n, "CURSOR_DIR="+dir)
+	list, err := l.Cursors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for _, ci := range list {
+		if ci.Name == "same" {
+			same++
+			if ci.Position != n {
+				t.Fatalf("same at %d, want %d (the highest commit)", ci.Position, n)
+			}
+		}
+	}
+	if same != 1 || len(list) != n+1 {
+		t.Fatalf("%d entries named same among %+v", same, list)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "cursors.tmp") {
+			t.Fatalf("temporary file left: %s", e.Name())
+		}
+	}
+}
