@@ -28,6 +28,11 @@
 // file, LockStatus the writer lock, and CheckProgress is Check with a progress callback.
 // The ringlog command (cmd/ringlog) is built on them.
 //
+// Consumers keep their place with named cursors: Log.Cursor opens or creates one (shared
+// by every handle and process of the log), Cursor.Follow yields events from its position,
+// Cursor.Commit records what is consumed (no lock, no system call, crash-atomic; durable
+// after Log.Sync); Log.Cursors lists them with their lag and Log.DeleteCursor removes one.
+//
 // The files are fixed-size segments (Options.SegmentSize), preallocated and mapped
 // shared; an index file of 8-byte slots used as a ring (the slot of an id is computed,
 // never searched, and the index grows online); and a meta file holding the committed

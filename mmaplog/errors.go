@@ -3,6 +3,8 @@ package mmaplog
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ringlog/ringlog/internal/cursortable"
 )
 
 // Sentinel errors. Test them with errors.Is; the returned errors usually wrap them with
@@ -42,6 +44,24 @@ var (
 	// the log relies on. Linux only; elsewhere such file systems are not detected.
 	ErrUnsupportedFS = errors.New("mmaplog: unsupported file system")
 )
+
+// Errors of named cursors (cursor.go). Nothing is changed when one is returned.
+var (
+	// ErrCursorName is returned for a cursor name that is empty, longer than 64 bytes or
+	// holds a byte outside A-Z a-z 0-9 . _ -.
+	ErrCursorName = cursortable.ErrBadName
+	// ErrCursorTableFull is returned by Log.Cursor when all 256 cursors are in use.
+	ErrCursorTableFull = cursortable.ErrFull
+	// ErrCursorBackward is returned by Cursor.Commit for an id below the committed
+	// position; the error is a *CursorBackwardError.
+	ErrCursorBackward = cursortable.ErrBackward
+	// ErrNoCursor is returned for a cursor that does not exist or was deleted.
+	ErrNoCursor = cursortable.ErrNoCursor
+)
+
+// CursorBackwardError reports a Cursor.Commit below the committed position (Name,
+// Committed, Got). It satisfies errors.Is(err, ErrCursorBackward).
+type CursorBackwardError = cursortable.BackwardError
 
 // IDError reports an append whose id is not the one the log expects. It satisfies
 // errors.Is(err, ErrOutOfOrder).

@@ -92,6 +92,8 @@ type Log struct {
 	// growPrefault is the index generation whose growth-copy range this handle is
 	// prefaulting in the background (0: none); the copy waits for it (copyDeferred).
 	growPrefault atomic.Uint64
+
+	cursors cursorState // named cursors (cursor.go)
 }
 
 // Open creates or opens the log in dir. Several processes may open, and create, the same
@@ -436,6 +438,9 @@ func (l *Log) Close() error {
 		// nothing for a scan after a reboot.
 		_, err = l.flush(true)
 	}
+	if cerr := l.flushCursors(); err == nil {
+		err = cerr
+	}
 	if l.closed.Swap(true) {
 		return nil
 	}
@@ -469,6 +474,7 @@ func (l *Log) release() {
 	}
 	l.curIdx.Store(nil)
 	l.idxMu.Unlock()
+	l.closeCursors()
 	if l.meta != nil {
 		_ = l.meta.Unmap()
 		l.meta = nil

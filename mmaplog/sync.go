@@ -135,7 +135,10 @@ func (l *Log) Sync() error {
 	}
 	gen := l.loadView().gen
 	l.segMu.RUnlock()
-	return l.syncThrough(gen)
+	if err := l.syncThrough(gen); err != nil {
+		return err
+	}
+	return l.flushCursors() // this handle's cursor commits made before the call, if any (cursor.go)
 }
 
 // syncThrough returns once commit generation gen is durable.

@@ -34,6 +34,7 @@ func commands() []*command {
 	return []*command{
 		statCommand(), dumpCommand(), getCommand(), tailCommand(), appendCommand(),
 		checkCommand(), deleteCommand(), backupCommand(), benchCommand(), demoCommand(),
+		cursorsCommand(),
 	}
 }
 
@@ -57,7 +58,7 @@ func overview() string {
 	}
 	b.WriteString(`
 "ringlog help COMMAND" or "ringlog COMMAND --help" shows one command with an example.
-Read commands (stat, dump, get, tail, check) open the log read-only: no lock, no repair.
+Read commands (stat, dump, get, tail, check, cursors) open the log read-only: no lock, no repair.
 Exit status: 0 success; 1 damage found or the operation failed; 2 bad usage, or a path
 that is not a ringlog directory.
 Install: go install github.com/ringlog/ringlog/cmd/ringlog@latest
