@@ -41,6 +41,10 @@ type Stats struct {
 	// it survives a power loss. It is the recovery point of the last checkpoint (of any
 	// handle), or later when a Sync of this handle flushed the records past it.
 	SyncedNextEventID EventID
+	// SharedFlushes counts this handle's records-only flushes (Sync, SyncAlways appends)
+	// that another handle's flush covered (of this or another process): they issued no
+	// msync of their own (group commit across handles).
+	SharedFlushes uint64
 	// TotalBytes is the size of the segment files on disk.
 	TotalBytes uint64
 	// FileCount is the number of segment files.
@@ -91,6 +95,7 @@ func (l *Log) Stats() (Stats, error) {
 		EventCount:        st.live,
 		NextEventID:       st.next,
 		SyncedNextEventID: l.durableNext(&st),
+		SharedFlushes:     l.sy.shared.Load(),
 		SegmentSize:       l.opts.segmentSize,
 		ActiveSegment:     st.activeSeq,
 		IndexCapacity:     st.indexCap,

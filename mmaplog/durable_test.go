@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,5 +344,70 @@ func TestBackgroundCheckpointBoundsTheScan(t *testing.T) {
 	t.Logf("after 1000 durable appends over %d segments: recovery point %d, durable point %d", st.ActiveSegment+1, point, st.SyncedNextEventID)
 	if point < 500 {
 		t.Fatalf("recovery point %d after 1000 durable appends in 16 KiB segments: no background checkpoint", point)
+	}
+}
+
+func init() { childRoles["sync-append"] = childSyncAppend }
+
+// childSyncAppend appends envCount events under SyncAlways to the log in envDir and prints
+// how many of its flushes another process covered and how many segment msyncs it made.
+func childSyncAppend() int {
+	var msyncs atomic.Int64
+	mmaplog.SetMsyncHook(func(name string, off, n int64) {
+		if strings.HasPrefix(name, "seg-") {
+			msyncs.Add(1)
+		}
+	})
+	l, err := mmaplog.Open(os.Getenv(envDir), &mmaplog.Options{Sync: mmaplog.SyncAlways})
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	w := childIndex()
+	for seq := range envInt(envCount) {
+		if _, err := l.Append(mpPayload(w, seq)); err != nil {
+			return childFail("append: %v", err)
+		}
+	}
+	st, err := l.Stats()
+	if err != nil {
+		return childFail("stats: %v", err)
+	}
+	fmt.Printf("shared=%d msyncs=%d\n", st.SharedFlushes, msyncs.Load())
+	return 0
+}
+
+// TestDurableAppendsShareFlushesAcrossProcesses: two processes append under SyncAlways at
+// once; a flush of one covers the other's appends committed before it, and the other
+// then waits for it instead of issuing an msync (and a device flush) of its own.
+func TestDurableAppendsShareFlushesAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	const perChild = 400
+	cs := startChildren(t, "sync-append", 2, envDir+"="+dir, envCount+"="+strconv.Itoa(perChild))
+	outs := waitChildren(t, cs)
+	var shared, msyncs int
+	for _, out := range outs {
+		var s, m int
+		if _, err := fmt.Sscanf(strings.TrimSpace(out), "shared=%d msyncs=%d", &s, &m); err != nil {
+			t.Fatalf("child output %q: %v", out, err)
+		}
+		shared, msyncs = shared+s, msyncs+m
+	}
+	t.Logf("2 processes x %d SyncAlways appends: %d segment msyncs, %d flushes covered by the other process", perChild, msyncs, shared)
+	if shared == 0 || msyncs >= 2*perChild {
+		t.Fatalf("no flush was shared between the processes: %d msyncs for %d appends, %d shared", msyncs, 2*perChild, shared)
+	}
+	r, err := mmaplog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := verifyLog(r, []int{0, 1}, perChild); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -35,6 +35,7 @@ func (l *Log) repair() error {
 	boot := currentBootID()
 	rebooted := boot == nil || string(l.meta[metaBootIDOff:metaBootIDOff+16]) != string(boot)
 	if rebooted {
+		l.resetSharedFlush()
 		if err := w.recoverTail(); err != nil {
 			w.abort()
 			return err

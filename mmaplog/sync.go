@@ -65,7 +65,8 @@ type syncer struct {
 	// dataOnly is set by a data-only flush and cleared by a checkpoint: Close then
 	// checkpoints, so that a reboot after a clean Close has nothing to scan.
 	dataOnly   atomic.Bool
-	background atomic.Bool // a background checkpoint is running
+	background atomic.Bool   // a background checkpoint is running
+	shared     atomic.Uint64 // records-only flushes another handle's flush covered
 }
 
 // shapeMark is what a data-only flush relies on being unchanged since the last checkpoint:
@@ -321,10 +322,16 @@ func (l *Log) flushRecords() (uint64, bool, error) {
 	if plan.checkpoint {
 		return 0, false, nil
 	}
+	if l.sharedCovered(plan.gen) { // another handle's flush made it durable
+		l.sy.shared.Add(1)
+		return plan.gen, true, nil
+	}
+	l.beginSharedFlush(plan.gen)
 	if err := l.writeBack(&plan, nil); err != nil {
 		l.markUnflushed()
 		return 0, false, err
 	}
+	l.endSharedFlush(plan.gen)
 	l.recordsFlushed(&plan)
 	return plan.gen, true, nil
 }
@@ -500,6 +507,7 @@ func (l *Log) commitPoint(plan *flushPlan) (uint64, error) {
 	l.sy.mark = plan.mark
 	l.sy.pmu.Unlock()
 	l.sy.dataOnly.Store(false)
+	l.endSharedFlush(covered)
 	return covered, nil
 }
 

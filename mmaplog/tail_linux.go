@@ -23,6 +23,12 @@ func sleepOn(word *uint32, seen uint32, _ int) {
 	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWait, uintptr(seen), 0, 0, 0)
 }
 
+// sleepOnFor blocks while *word == seen, for at most d.
+func sleepOnFor(word *uint32, seen uint32, d time.Duration, _ int) {
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWait, uintptr(seen), uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
 // wakeAll wakes every waiter on word.
 func wakeAll(word *uint32) {
 	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, uintptr(math.MaxInt32), 0, 0, 0)
