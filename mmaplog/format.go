@@ -31,6 +31,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	256     4     lockWaiters  writers blocked on the lock (holdlock.go)
 //	320     16    bootID       boot id of the machine that last opened the log
 //	384     64    waiterSlots  16 pids of writers blocked on the lock (holdlock.go)
+//	512     60    repair       the repair record (repairrecord.go)
+//	576     24    sharedFlush  group commit across handles (sharedflush.go)
 //	1024    168   state[0]     copy for even generations
 //	2048    168   state[1]     copy for odd generations
 //
