@@ -44,6 +44,24 @@ func durExpect(t *testing.T, l *mmaplog.Log, from, to uint64, tag string) {
 	}
 }
 
+// durOpen opens the log in dir, closed when the test ends.
+func durOpen(t *testing.T, dir string, opts *mmaplog.Options) *mmaplog.Log {
+	t.Helper()
+	l, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// durRecover opens a power-loss image of the log in dir in which every page reached the
+// disk (mmaplog.CrashImage): Open after the reboot.
+func durRecover(t *testing.T, dir string) *mmaplog.Log {
+	t.Helper()
+	return durOpen(t, mmaplog.CrashImage(t, dir), nil)
+}
+
 // countMsyncs counts the msyncs of each kind of file while f runs.
 func countMsyncs(f func()) map[string]int {
 	var mu sync.Mutex
@@ -63,11 +81,7 @@ func countMsyncs(f func()) map[string]int {
 // Sync pair flushes the active segment's new bytes once and touches neither the index nor
 // the meta file; a Sync with nothing new flushes nothing.
 func TestDurableAppendIsOneMsync(t *testing.T) {
-	l, err := mmaplog.Open(t.TempDir(), &mmaplog.Options{SegmentSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := durOpen(t, t.TempDir(), &mmaplog.Options{SegmentSize: 1 << 20})
 	durAppend(t, l, 0, 10, "a")
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
@@ -118,11 +132,7 @@ func TestDurableAppendIsOneMsync(t *testing.T) {
 func TestRecoveryScansPastTheOnDiskState(t *testing.T) {
 	dir := t.TempDir()
 	// Small segments, so the durable records span several of them (turnovers, a Rotate).
-	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 16 << 10, Sync: mmaplog.SyncAlways})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := durOpen(t, dir, &mmaplog.Options{SegmentSize: 16 << 10, Sync: mmaplog.SyncAlways})
 	durAppend(t, l, 0, 100, "a") // the first append's Sync is a checkpoint, the others are not
 	meta, err := os.ReadFile(filepath.Join(dir, "meta"))
 	if err != nil {
@@ -144,11 +154,7 @@ func TestRecoveryScansPastTheOnDiskState(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs, _ := filepath.Glob(filepath.Join(img, "seg-*"))
-	r, err := mmaplog.Open(img, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := durOpen(t, img, nil)
 	next, _ := r.NextEventID()
 	t.Logf("meta page on disk as of NextEventID 100 (recovery point of the first checkpoint); Open recovered NextEventID %d from %d segment files", next, len(segs))
 	if next != 450 {
@@ -176,11 +182,7 @@ func TestRecoveryScansPastTheOnDiskState(t *testing.T) {
 // every removed record. Open after a reboot must give the new bytes, and never an old one.
 func TestRecoveryNeverReturnsRecordsRemovedBySuffixDelete(t *testing.T) {
 	dir := t.TempDir()
-	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := durOpen(t, dir, &mmaplog.Options{SegmentSize: 1 << 20})
 	durAppend(t, l, 0, 100, "old")
 	if err := l.Sync(); err != nil { // checkpoint at 100
 		t.Fatal(err)
@@ -196,12 +198,7 @@ func TestRecoveryNeverReturnsRecordsRemovedBySuffixDelete(t *testing.T) {
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	img := mmaplog.CrashImage(t, dir)
-	r, err := mmaplog.Open(img, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := durRecover(t, dir)
 	next, _ := r.NextEventID()
 	if next != 130 {
 		t.Fatalf("NextEventID %d after recovery, want 130", next)
@@ -250,22 +247,13 @@ func abandonBatch(t *testing.T, l *mmaplog.Log, first uint64, n, k int) {
 // record, so Open after the reboot drops them (the more bit).
 func TestAbandonedBatchNeverRecovered(t *testing.T) {
 	dir := t.TempDir()
-	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := durOpen(t, dir, &mmaplog.Options{SegmentSize: 1 << 20})
 	durAppend(t, l, 0, 50, "a")
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	abandonBatch(t, l, 50, 20, 12)
-	img := mmaplog.CrashImage(t, dir) // every page on disk, the abandoned records too
-	r, err := mmaplog.Open(img, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := durRecover(t, dir) // every page on disk, the abandoned records too
 	if next, _ := r.NextEventID(); next != 50 {
 		t.Fatalf("NextEventID %d after recovery, want 50: records of an incomplete, never committed batch came back", next)
 	}
@@ -282,11 +270,7 @@ func TestAbandonedBatchNeverRecovered(t *testing.T) {
 // writes, so a power loss after its Sync recovers exactly its event.
 func TestAbandonedRecordsClearedBeforeReuse(t *testing.T) {
 	dir := t.TempDir()
-	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := durOpen(t, dir, &mmaplog.Options{SegmentSize: 1 << 20})
 	durAppend(t, l, 0, 50, "a")
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
@@ -300,12 +284,7 @@ func TestAbandonedRecordsClearedBeforeReuse(t *testing.T) {
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	img := mmaplog.CrashImage(t, dir)
-	r, err := mmaplog.Open(img, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := durRecover(t, dir)
 	if next, _ := r.NextEventID(); next != 51 {
 		t.Fatalf("NextEventID %d after recovery, want 51: abandoned records were recovered after the new event", next)
 	}
@@ -321,11 +300,7 @@ func TestAbandonedRecordsClearedBeforeReuse(t *testing.T) {
 // segments, a background checkpoint moves it, which bounds the scan after a reboot.
 func TestBackgroundCheckpointBoundsTheScan(t *testing.T) {
 	dir := t.TempDir()
-	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 16 << 10, Sync: mmaplog.SyncAlways})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := durOpen(t, dir, &mmaplog.Options{SegmentSize: 16 << 10, Sync: mmaplog.SyncAlways})
 	durAppend(t, l, 0, 1000, "a") // ~130 KiB: 8 segments
 	var point uint64
 	for range 200 { // the checkpoint runs in the background: wait for it (up to 2 s)
@@ -402,11 +377,7 @@ func TestDurableAppendsShareFlushesAcrossProcesses(t *testing.T) {
 	if shared == 0 || msyncs >= 2*perChild {
 		t.Fatalf("no flush was shared between the processes: %d msyncs for %d appends, %d shared", msyncs, 2*perChild, shared)
 	}
-	r, err := mmaplog.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := durOpen(t, dir, nil)
 	if err := verifyLog(r, []int{0, 1}, perChild); err != nil {
 		t.Fatal(err)
 	}
