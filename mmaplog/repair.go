@@ -47,6 +47,9 @@ func (l *Log) repair() error {
 		return err
 	}
 	w.collectOrphans()
+	if !l.opts.retention.IsZero() {
+		l.storeRetention(l.opts.retention) // the opener's explicit policy replaces the stored one
+	}
 	if rebooted {
 		// The rebuilt end, its report and the boot id survive the next power loss:
 		// otherwise the next Open could find a different end (docs/FORMAT.md section 6).
