@@ -33,7 +33,7 @@ func (r Retention) IsZero() bool { return r == Retention{} }
 // RetentionRecord is what Stats reports of retention: the policy in force and what it
 // removed over the log's life (in every process).
 type retentionRecord struct {
-	policy                             Retention
+	policy                           Retention
 	segments, events, reclaimedBytes uint64
 }
 
