@@ -224,19 +224,11 @@ func (w *wtx) enforceRetention() {
 		}
 	}
 	if p.MaxEvents != 0 && st.live > p.MaxEvents {
-		// The smallest cut that leaves at most MaxEvents live events; ids in a segment
-		// range are contiguous (docs/FORMAT.md section 4), so count by ids.
-		for s := st.firstSeq; s < newestSeq; s++ {
-			last, ok := w.lastIDIn(s)
-			if !ok {
-				break
-			}
-			if st.next-1-last <= p.MaxEvents || s+1 == newestSeq {
-				if !any || s > cut {
-					cut, any = s, true
-				}
-				break
-			}
+		// At most MaxEvents ids may follow the last one removed, so the segment of id
+		// next-1-MaxEvents (>= oldest, as next-oldest >= live) is the smallest cut: ids
+		// in a segment range are contiguous (docs/FORMAT.md section 4).
+		if x := w.idx.Load(st.next - 1 - p.MaxEvents); !x.IsZero() && (!any || w.slotSeq(x) > cut) {
+			cut, any = w.slotSeq(x), true
 		}
 	}
 	if p.MaxAge > 0 {
