@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // Retention bounds how much of the log is kept: writers remove whole sealed segments from
@@ -65,29 +63,20 @@ var _ = [retentionRecordRoom - retentionRecordEnd]byte{} // the record fits its 
 // retentionNow is the clock of seal times and of MaxAge; tests replace it.
 var retentionNow = func() int64 { return time.Now().UnixNano() }
 
-func (l *Log) retentionWord(i int) *uint64 {
-	return (*uint64)(unsafe.Pointer(&l.meta[metaRetentionOff+8*i]))
-}
-
 // readRetention returns the retention record; a damaged one is ErrCorrupt.
 func (l *Log) readRetention() (retentionRecord, error) {
 	for attempt := 0; ; attempt++ {
 		var words [retentionWords]uint64
-		var b [retentionWords * 8]byte
-		for i := range words {
-			words[i] = atomic.LoadUint64(l.retentionWord(i))
-			binary.LittleEndian.PutUint64(b[8*i:], words[i])
-		}
-		crc := atomic.LoadUint32((*uint32)(unsafe.Pointer(&l.meta[retentionCRCOff])))
-		if crc == 0 && words == [retentionWords]uint64{} {
+		zero, crcOK := l.loadMetaRecord(metaRetentionOff, words[:])
+		if zero {
 			return retentionRecord{}, nil
 		}
-		if crc != crc32.Checksum(b[:], castagnoli) || words[0] != retentionVersion || int64(words[3]) < 0 {
+		if !crcOK || words[0] != retentionVersion || int64(words[3]) < 0 {
 			if attempt < 10 {
 				time.Sleep(time.Millisecond) // a writer may be storing it
 				continue
 			}
-			if crc == crc32.Checksum(b[:], castagnoli) && words[0] > retentionVersion {
+			if crcOK && words[0] > retentionVersion {
 				return retentionRecord{}, fmt.Errorf("%w: %s offset %d: retention record version %d", ErrVersion, join(l.dir, metaFileName), metaRetentionOff, words[0])
 			}
 			return retentionRecord{}, corruptf(join(l.dir, metaFileName), metaRetentionOff, "retention record fails its checksum")
@@ -101,16 +90,8 @@ func (l *Log) readRetention() (retentionRecord, error) {
 
 // writeRetention stores r. The caller holds the writer lock.
 func (l *Log) writeRetention(r retentionRecord) {
-	words := [retentionWords]uint64{retentionVersion, r.policy.MaxBytes, r.policy.MaxEvents, uint64(r.policy.MaxAge),
-		r.segments, r.events, r.reclaimedBytes}
-	crcp := (*uint32)(unsafe.Pointer(&l.meta[retentionCRCOff]))
-	atomic.StoreUint32(crcp, 0)
-	var b [retentionWords * 8]byte
-	for i, v := range words {
-		atomic.StoreUint64(l.retentionWord(i), v)
-		binary.LittleEndian.PutUint64(b[8*i:], v)
-	}
-	atomic.StoreUint32(crcp, crc32.Checksum(b[:], castagnoli))
+	l.storeMetaRecord(metaRetentionOff, []uint64{retentionVersion, r.policy.MaxBytes, r.policy.MaxEvents, uint64(r.policy.MaxAge),
+		r.segments, r.events, r.reclaimedBytes})
 }
 
 // checkRetention validates a policy against the segment size of the log.

@@ -81,50 +81,6 @@ func rtReadOne(l *mmaplog.Log, id uint64) error {
 	return nil
 }
 
-// rtReadRound checks one random Get and one short iteration of a log that retention
-// trims: exact bytes, or ids that retention removed (below the oldest observed after).
-func rtReadRound(l *mmaplog.Log, rng *rand.Rand) (int, error) {
-	o0, err := l.OldestEventID()
-	if errors.Is(err, mmaplog.ErrEmpty) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n0, err := l.NextEventID()
-	if err != nil {
-		return 0, err
-	}
-	if err := rtReadOne(l, o0+rng.Uint64N(n0-o0)); err != nil {
-		return 0, err
-	}
-	start := o0 + rng.Uint64N(n0-o0)
-	it, err := l.IterRange(start, mmaplog.Latest)
-	if err != nil {
-		return 0, err
-	}
-	defer it.Close()
-	want, n := start, 0
-	for it.Next() && n < 200 {
-		if it.ID() < want {
-			return n, fmt.Errorf("IterRange(%d): id %d after %d", start, it.ID(), want-1)
-		}
-		if it.ID() > want {
-			if o, err := l.OldestEventID(); err != nil || o < it.ID() {
-				return n, fmt.Errorf("IterRange(%d) skipped %d..%d, oldest %d (%v)", start, want, it.ID()-1, o, err)
-			}
-		}
-		if err := rtCheckID(it.Value(), it.ID()); err != nil {
-			return n, fmt.Errorf("IterRange(%d): event %d: %w", start, it.ID(), err)
-		}
-		want, n = it.ID()+1, n+1
-	}
-	if err := it.Err(); err != nil {
-		return n, fmt.Errorf("IterRange(%d): %w", start, err)
-	}
-	return n, nil
-}
-
 // childRetentionRead reads until TOTAL events exist.
 func childRetentionRead() int {
 	total := uint64(envInt(envTotal))
@@ -134,7 +90,7 @@ func childRetentionRead() int {
 		return childFail("open: %v", err)
 	}
 	defer l.Close()
-	reads, iterated, err := readUntilTotal(l, total, func() (int, error) { return rtReadRound(l, rng) })
+	reads, iterated, err := readUntilTotal(l, total, func() (int, error) { return readOnceTrimmed(l, rng, rtCheckID) })
 	if err != nil {
 		return childFail("%v", err)
 	}
@@ -217,17 +173,5 @@ func TestRetentionMultiProcess(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("check: %v %+v", err, rep)
 	}
-	img := mmaplog.CrashImage(t, dir)
-	r, err := mmaplog.Open(img, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if rep, err := r.Check(); err != nil || !rep.OK() {
-		t.Fatalf("check of the power-loss image: %v %+v", err, rep)
-	}
-	rst := rtCheckLive(t, r)
-	if rst.OldestEventID != st.OldestEventID || rst.Retention != st.Retention {
-		t.Fatalf("power-loss image: %+v, before %+v", rst, st)
-	}
+	rtCheckCrashImage(t, dir, st)
 }
