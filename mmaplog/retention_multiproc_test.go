@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -123,20 +122,12 @@ func TestRetentionMultiProcess(t *testing.T) {
 	wr := startChildren(t, "rt-append", writers, env...)
 	maxFiles, samples := 0, 0
 	for {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "seg-") && !strings.Contains(e.Name(), ".tmp-") {
-				n++
-			}
-		}
+		n := segFiles(t, dir)
 		samples++
 		if n > maxFiles {
 			maxFiles = n
 			if n > keep+2 {
+				ents, _ := os.ReadDir(dir)
 				var names []string
 				for _, e := range ents {
 					names = append(names, e.Name())

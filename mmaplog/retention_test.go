@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,6 +119,7 @@ func rtCheckLive(t *testing.T, l *mmaplog.Log) mmaplog.Stats {
 	return st
 }
 
+// segFiles counts the segment files in dir (temporary ones left out).
 func segFiles(t *testing.T, dir string) int {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "seg-*"))
@@ -126,7 +128,7 @@ func segFiles(t *testing.T, dir string) int {
 	}
 	n := 0
 	for _, p := range m {
-		if !bytes.Contains([]byte(filepath.Base(p)), []byte(".tmp-")) {
+		if !strings.Contains(filepath.Base(p), ".tmp-") {
 			n++
 		}
 	}
