@@ -385,3 +385,57 @@ func TestRetentionBadOptions(t *testing.T) {
 		t.Fatalf("Stats with a damaged record: %+v %v", st.Retention, err)
 	}
 }
+
+// TestRetentionUnknownSealTimeNeverExpires: a segment whose seal time is unknown (its CRC
+// does not match: a seal that never reached the disk whole) is never removed by MaxAge.
+func TestRetentionUnknownSealTimeNeverExpires(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	defer mmaplog.SetRetentionClock(now.Load)()
+	dir := t.TempDir()
+	l := rtOpen(t, dir, mmaplog.Retention{MaxAge: time.Minute})
+	rtAppendTurnovers(t, l, 4, nil)
+	before, err := l.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := before.ActiveSegment - before.SegmentCount + 1; seq < before.ActiveSegment; seq++ {
+		mmaplog.PatchFile(t, filepath.Join(dir, fmt.Sprintf("seg-%016x", seq)), 52, []byte{0xde, 0xad, 0xbe, 0xef})
+	}
+	now.Add(int64(time.Hour))
+	if _, err := l.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	after := rtCheckLive(t, l)
+	if after.OldestEventID != 0 || after.RetentionRemovedSegments != 0 {
+		t.Fatalf("segments of unknown seal time removed: %+v", after)
+	}
+	// With the seal times intact the same step removes them (the test above can fail).
+	l2 := rtOpen(t, t.TempDir(), mmaplog.Retention{MaxAge: time.Minute})
+	rtAppendTurnovers(t, l2, 4, nil)
+	now.Add(int64(time.Hour))
+	if _, err := l2.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if st := rtCheckLive(t, l2); st.RetentionRemovedSegments == 0 {
+		t.Fatalf("expired segments kept: %+v", st)
+	}
+}
+
+// TestRetentionHoldLock: a HoldLock handle, whose appends take the fast path inside a
+// segment, enforces retention at every turnover (the turnover leaves the fast path).
+func TestRetentionHoldLock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: rtSeg, HoldLock: true, Retention: mmaplog.Retention{MaxBytes: 3 * rtSeg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	maxSegs := uint64(0)
+	rtAppendTurnovers(t, l, 20, func(st mmaplog.Stats) { maxSegs = max(maxSegs, st.SegmentCount) })
+	st := rtCheckLive(t, l)
+	t.Logf("HoldLock, MaxBytes 3 segments, 20 turnovers: at most %d segments, removed %d", maxSegs, st.RetentionRemovedSegments)
+	if maxSegs > 3 || st.RetentionRemovedSegments < 17 {
+		t.Fatalf("HoldLock handle: %d segments at most, stats %+v", maxSegs, st)
+	}
+}
