@@ -48,7 +48,9 @@ func (l *Log) repair() error {
 	}
 	w.collectOrphans()
 	if !l.opts.retention.IsZero() {
-		l.storeRetention(l.opts.retention) // the opener's explicit policy replaces the stored one
+		// The opener's explicit policy replaces the stored one (docs/FORMAT.md section
+		// 5.7); if its msync fails, it is in force until a power loss.
+		_ = l.storeRetention(l.opts.retention)
 	}
 	if rebooted {
 		// The rebuilt end, its report and the boot id survive the next power loss:

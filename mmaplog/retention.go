@@ -106,11 +106,12 @@ func checkRetention(r Retention, segSize uint64) error {
 }
 
 // storeRetention replaces the stored policy with p (keeping the counters) unless it is
-// already in force. The caller holds the writer lock.
-func (l *Log) storeRetention(p Retention) {
+// already in force, and msyncs the meta page so that the policy survives a power loss.
+// The caller holds the writer lock.
+func (l *Log) storeRetention(p Retention) error {
 	rec, err := l.readRetention()
 	if err == nil && rec.policy == p {
-		return
+		return nil
 	}
 	if err != nil {
 		// A damaged record is replaced by the new policy: its counters are lost, and that
@@ -119,11 +120,15 @@ func (l *Log) storeRetention(p Retention) {
 	}
 	rec.policy = p
 	l.writeRetention(rec)
+	if err := l.syncMeta(); err != nil {
+		return fmt.Errorf("mmaplog: sync the retention policy: %w", err)
+	}
+	return nil
 }
 
 // SetRetention replaces the retention policy stored in the log (for every handle and
-// process; the zero Retention keeps everything) and enforces it at once. An invalid
-// policy is ErrInvalidOptions and changes nothing.
+// process; the zero Retention keeps everything), makes it durable and enforces it at
+// once. An invalid policy is ErrInvalidOptions and changes nothing.
 func (l *Log) SetRetention(p Retention) error {
 	if err := checkRetention(p, l.opts.segmentSize); err != nil {
 		return err
@@ -132,10 +137,10 @@ func (l *Log) SetRetention(p Retention) error {
 	if err != nil {
 		return err
 	}
-	l.storeRetention(p)
+	err = l.storeRetention(p) // in force even if its msync failed
 	w.enforceRetention()
 	w.end()
-	return nil
+	return err
 }
 
 // Seal time, in the segment header's free bytes (docs/FORMAT.md section 3):
