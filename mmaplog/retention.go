@@ -28,7 +28,7 @@ type Retention struct {
 // IsZero reports whether r keeps everything.
 func (r Retention) IsZero() bool { return r == Retention{} }
 
-// RetentionRecord is what Stats reports of retention: the policy in force and what it
+// retentionRecord is the stored retention record: the policy in force and what retention
 // removed over the log's life (in every process).
 type retentionRecord struct {
 	policy                           Retention
@@ -188,6 +188,23 @@ func sealTime(data []byte) int64 {
 // SetRetention, never on the fast path; the unlink happens in w.end, after the checkpoint
 // the recovery position may need (checkpointBeforeUnlink).
 func (w *wtx) enforceRetention() {
+	saved, unlinks := w.st, len(w.unlink)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			_ = faultError(r) // re-panics anything but a memory fault
+			// A mapping truncated by another process: if nothing was committed yet,
+			// remove nothing.
+			if w.st.gen == saved.gen {
+				w.st, w.unlink = saved, w.unlink[:unlinks]
+			}
+		}
+	}()
+	w.cutRetention()
+}
+
+// cutRetention is enforceRetention without the fault guard.
+func (w *wtx) cutRetention() {
 	st := &w.st
 	if st.live == 0 || st.firstSeq >= st.activeSeq || st.pendingDelete() {
 		return
@@ -203,18 +220,18 @@ func (w *wtx) enforceRetention() {
 		return
 	}
 	// cut: the last segment to remove; segments [firstSeq, cut] go.
-	cut, any := uint64(0), false
+	cut, found := uint64(0), false
 	if p.MaxBytes != 0 {
 		if n := st.activeSeq - st.firstSeq + 1; n*seg > p.MaxBytes {
-			cut, any = st.firstSeq+(n-p.MaxBytes/seg)-1, true
+			cut, found = st.firstSeq+(n-p.MaxBytes/seg)-1, true
 		}
 	}
 	if p.MaxEvents != 0 && st.live > p.MaxEvents {
 		// At most MaxEvents ids may follow the last one removed, so the segment of id
 		// next-1-MaxEvents (>= oldest, as next-oldest >= live) is the smallest cut: ids
 		// in a segment range are contiguous (docs/FORMAT.md section 4).
-		if x := w.idx.Load(st.next - 1 - p.MaxEvents); !x.IsZero() && (!any || w.slotSeq(x) > cut) {
-			cut, any = w.slotSeq(x), true
+		if x := w.idx.Load(st.next - 1 - p.MaxEvents); !x.IsZero() && (!found || w.slotSeq(x) > cut) {
+			cut, found = w.slotSeq(x), true
 		}
 	}
 	if p.MaxAge > 0 {
@@ -228,12 +245,12 @@ func (w *wtx) enforceRetention() {
 			if t != 0 && now-t <= int64(p.MaxAge) {
 				break // sealed recently: so were the segments after it
 			}
-			if t != 0 && (!any || s > cut) {
-				cut, any = s, true // an unknown seal time before it is older still
+			if t != 0 && (!found || s > cut) {
+				cut, found = s, true // an unknown seal time before it is older still
 			}
 		}
 	}
-	if !any {
+	if !found {
 		return
 	}
 	cut = min(cut, newestSeq-1)
