@@ -53,7 +53,7 @@ strace-durable: ## System calls per durable append (AppendWithID + Sync) and per
 	cd bench && GO=$(GO) bash ./strace-durable.sh
 
 crash: ## Crash and kill tests in long mode (RINGLOG_LONG=1), with the raft cluster's 50 kills
-	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill|DamagedRecordExhaustive' ./...
+	RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Crash|Kill|DamagedRecordExhaustive|RetentionMultiProcess' ./...
 	cd raftlog && RINGLOG_LONG=1 $(GO) test -race -count=1 -timeout 60m -v -run 'Cluster|Kill' .
 
 demo-cluster: ## 3 raft nodes on raftlog as 3 processes on loopback, live; kills the leader twice, then the verdict

@@ -23,8 +23,12 @@ func (l *Log) Rotate() (string, error) {
 		w.abort()
 		return "", err
 	}
+	if seg, err := w.segment(sealed); err == nil {
+		sealSegment(seg.data)
+	}
 	w.st.activeSeq, w.st.writeOff = sealed+1, segHeaderSize
 	w.commit()
+	w.enforceRetention() // docs/FORMAT.md section 5.7
 	w.end()
 	return l.segmentPath(sealed), nil
 }
@@ -67,6 +71,13 @@ type Stats struct {
 	BytesAllocated uint64
 	// MaxEventSize and MaxBatchBytes are the limits in force.
 	MaxEventSize, MaxBatchBytes uint64
+	// Retention is the retention policy in force (stored in the log; zero: keep
+	// everything).
+	Retention Retention
+	// RetentionRemovedSegments, RetentionRemovedEvents and RetentionReclaimedBytes count
+	// what retention removed over the log's life, in every process (a writer killed
+	// between its delete and the count may leave one step uncounted).
+	RetentionRemovedSegments, RetentionRemovedEvents, RetentionReclaimedBytes uint64
 	// LastRepair is what the last repair of Open removed from the end of the log (events
 	// past the recovery point that a power loss tore), with the count of such repairs over
 	// the log's life; nil when no Open ever removed anything (or when the record is damaged,
@@ -90,6 +101,7 @@ func (l *Log) Stats() (Stats, error) {
 		}
 	}
 	repair, repaired, repairErr := l.readRepair()
+	ret, retErr := l.readRetention()
 	l.segMu.RUnlock()
 	s := Stats{
 		EventCount:        st.live,
@@ -108,6 +120,10 @@ func (l *Log) Stats() (Stats, error) {
 	}
 	if repaired && repairErr == nil { // a damaged repair record is Check's to report
 		s.LastRepair = &repair
+	}
+	if retErr == nil { // a damaged retention record reads as none (Check reports it)
+		s.Retention = ret.policy
+		s.RetentionRemovedSegments, s.RetentionRemovedEvents, s.RetentionReclaimedBytes = ret.segments, ret.events, ret.reclaimedBytes
 	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {

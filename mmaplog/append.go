@@ -88,17 +88,23 @@ func (l *Log) appendBatch(first EventID, withID bool, events [][]byte) (EventID,
 		w.abort()
 		return 0, &IDError{Expected: w.st.next, Got: first, Empty: w.st.live == 0}
 	}
+	turnover := false
 	if w.appendOneGuarded(first, events) {
 		w.l.publishTail(&w.st)
 		w.l.wbufOK = true
 	} else {
+		seq := w.st.activeSeq
 		if err := w.appendGuarded(first, events); err != nil {
 			w.abort()
 			return 0, err
 		}
 		w.commit()
+		turnover = w.st.activeSeq != seq
 	}
-	gen := w.st.gen
+	gen := w.st.gen // the append's: a retention commit may follow
+	if turnover {
+		w.enforceRetention() // docs/FORMAT.md section 5.7
+	}
 	w.l.notifyTail()
 	w.afterAppend()
 	w.end()
@@ -262,6 +268,7 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 	for i, e := range events {
 		size := recordSize(len(e))
 		if off+size > segSize {
+			sealSegment(seg.data) // the writer leaves seq (retention's MaxAge)
 			seq, off = seq+1, segHeaderSize
 			if err := w.l.ensureSegmentFile(seq); err != nil {
 				return err

@@ -127,6 +127,12 @@ func (l *Log) CheckProgress(progress func(verified, total uint64)) (rep *Report,
 	} else if ok {
 		rep.LastRepair = &r
 	}
+	if _, err := l.readRetention(); err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			rep.add(ce.Path, ce.Offset, 0, false, "%s", ce.What)
+		}
+	}
 	idx, err := l.indexFor(st.indexGen)
 	if err != nil {
 		return nil, err

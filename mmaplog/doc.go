@@ -33,6 +33,11 @@
 // Cursor.Commit records what is consumed (no lock, no system call, crash-atomic; durable
 // after Log.Sync); Log.Cursors lists them with their lag and Log.DeleteCursor removes one.
 //
+// A log that runs forever sets Options.Retention (MaxBytes, MaxEvents, MaxAge): the
+// policy is stored in the log, and writers remove whole sealed segments from the front at
+// segment turnover, as a prefix delete, never on the append fast path. Log.SetRetention
+// changes it; Stats reports what it removed.
+//
 // The files are fixed-size segments (Options.SegmentSize), preallocated and mapped
 // shared; an index file of 8-byte slots used as a ring (the slot of an id is computed,
 // never searched, and the index grows online); and a meta file holding the committed

@@ -1,6 +1,8 @@
 package mmaplog
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -66,6 +68,9 @@ func CrashImage(t testing.TB, dir string) string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // unlinked since the listing (a retired index, a removed segment): gone
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	384     64    waiterSlots  16 pids of writers blocked on the lock (holdlock.go)
 //	512     60    repair       the repair record (repairrecord.go)
 //	576     24    sharedFlush  group commit across handles (sharedflush.go)
+//	640     60    retention    the retention record (retention.go)
 //	1024    168   state[0]     copy for even generations
 //	2048    168   state[1]     copy for odd generations
 //
@@ -76,7 +77,8 @@ const (
 //	24      8     segmentSize
 //	32      16    logID
 //	48      4     headerCRC    CRC-32C of [0,48)
-//	52      12    zero
+//	52      4     sealCRC      CRC-32C of [56,64)              must not change (retention.go)
+//	56      8     sealedAt     Unix ns when the writer left the segment (0: unknown)
 const (
 	segMagic      = "RLOGSEG\x00" // must not change
 	segVersion    = 2             // must not change (1: no more bit in records)

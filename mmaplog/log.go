@@ -165,6 +165,9 @@ func (l *Log) open() error {
 	}
 	if !mapped {
 		if _, err := os.Stat(metaPath); errors.Is(err, fs.ErrNotExist) && !l.opts.readOnly {
+			if err := checkRetention(l.opts.retention, l.opts.segmentSize); err != nil {
+				return err
+			}
 			if err := l.create(); err != nil {
 				return err
 			}
@@ -250,6 +253,9 @@ func (l *Log) mapMeta() error {
 	}
 	l.opts.segmentSize = h.segmentSize
 	if err := l.opts.fitSegment(); err != nil {
+		return err
+	}
+	if err := checkRetention(l.opts.retention, h.segmentSize); err != nil {
 		return err
 	}
 	l.logID = h.logID

@@ -527,6 +527,15 @@ func TestConcurrentCreate(t *testing.T) {
 // [oldest, next) observed before the read may be missing only if the oldest id observed
 // after the read has passed it.
 func readOnceWhileDeleting(l *mmaplog.Log, rng *rand.Rand) (int, error) {
+	return readOnceTrimmed(l, rng, func(b []byte, _ uint64) error {
+		_, _, err := mpDecode(b)
+		return err
+	})
+}
+
+// readOnceTrimmed is readOnceWhileDeleting with check telling whether b is exactly the
+// payload of id.
+func readOnceTrimmed(l *mmaplog.Log, rng *rand.Rand, check func(b []byte, id uint64) error) (int, error) {
 	o0, err := l.OldestEventID()
 	if errors.Is(err, mmaplog.ErrEmpty) {
 		return 0, nil
@@ -561,7 +570,7 @@ func readOnceWhileDeleting(l *mmaplog.Log, rng *rand.Rand) (int, error) {
 	case err != nil:
 		return 0, fmt.Errorf("Get(%d): %w", id, err)
 	default:
-		if _, _, err := mpDecode(b); err != nil {
+		if err := check(b, id); err != nil {
 			return 0, fmt.Errorf("Get(%d): %w", id, err)
 		}
 	}
@@ -581,7 +590,7 @@ func readOnceWhileDeleting(l *mmaplog.Log, rng *rand.Rand) (int, error) {
 				return n, fmt.Errorf("IterRange(%d) skipped to %d: %w", start, it.ID(), err)
 			}
 		}
-		if _, _, err := mpDecode(it.Value()); err != nil {
+		if err := check(it.Value(), it.ID()); err != nil {
 			return n, fmt.Errorf("IterRange: event %d: %w", it.ID(), err)
 		}
 		want = it.ID() + 1

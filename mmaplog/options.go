@@ -47,6 +47,14 @@ type Options struct {
 	Sync SyncPolicy
 	// SyncEvery is the flush period of SyncInterval. Default DefaultSyncEvery.
 	SyncEvery time.Duration
+	// Retention is the retention policy (docs/FORMAT.md section 5.7). It is stored in the
+	// log, so every handle and process enforces the same one: a non-zero value replaces
+	// the stored policy when Open takes the writer lock (the last opener with an explicit
+	// policy wins); the zero value keeps the stored one. Invalid values (a negative
+	// MaxAge, MaxBytes below two segments) and a non-zero value with ReadOnly are
+	// ErrInvalidOptions, and nothing is changed. Log.SetRetention replaces it later,
+	// including with the zero value.
+	Retention Retention
 }
 
 // resolved holds the options after defaults, for one open log.
@@ -62,6 +70,7 @@ type resolved struct {
 	readOnly      bool
 	sync          SyncPolicy
 	syncEvery     time.Duration
+	retention     Retention
 	explicitSeg   bool
 	explicitEvent bool
 }
@@ -139,6 +148,13 @@ func resolveOptions(o *Options) (resolved, error) {
 	if r.syncEvery == 0 {
 		r.syncEvery = DefaultSyncEvery
 	}
+	if r.readOnly && !o.Retention.IsZero() {
+		return r, invalidOptions("ReadOnly with a Retention policy")
+	}
+	if o.Retention.MaxAge < 0 {
+		return r, invalidOptions("Retention.MaxAge %v is negative", o.Retention.MaxAge)
+	}
+	r.retention = o.Retention
 	return r, r.fitSegment()
 }
 

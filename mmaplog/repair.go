@@ -48,6 +48,11 @@ func (l *Log) repair() error {
 		return err
 	}
 	w.collectOrphans()
+	if !l.opts.retention.IsZero() {
+		// The opener's explicit policy replaces the stored one (docs/FORMAT.md section
+		// 5.7); if its msync fails, it is in force until a power loss.
+		_ = l.storeRetention(l.opts.retention)
+	}
 	if rebooted {
 		// The rebuilt end, its report and the boot id survive the next power loss:
 		// otherwise the next Open could find a different end (docs/FORMAT.md section 6).

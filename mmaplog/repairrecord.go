@@ -95,25 +95,42 @@ func (r Repair) String() string {
 		r.From, r.To, r.At.UTC().Format(time.RFC3339), r.From, where, r.Reason)
 }
 
-// repairWord returns a pointer to word i of the repair record.
-func (l *Log) repairWord(i int) *uint64 {
-	return (*uint64)(unsafe.Pointer(&l.meta[metaRepairOff+8*i]))
-}
-
 // writeRepair records a repair that removed [from, to), bad naming the first failing
 // record. The caller holds the writer lock.
 func (l *Log) writeRepair(from, to EventID, bad tailFault) {
-	count := atomic.LoadUint64(l.repairWord(0)) + 1
-	words := [repairWords]uint64{count, from, to, uint64(time.Now().UnixNano()), bad.seq, bad.off, uint64(bad.reason)}
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(&l.meta[repairCRCOff])), 0)
+	count := atomic.LoadUint64(l.metaWord(metaRepairOff)) + 1
+	l.storeMetaRecord(metaRepairOff, []uint64{count, from, to, uint64(time.Now().UnixNano()), bad.seq, bad.off, uint64(bad.reason)})
+}
+
+// metaWord returns a pointer to the meta file's word at off.
+func (l *Log) metaWord(off int) *uint64 { return (*uint64)(unsafe.Pointer(&l.meta[off])) }
+
+// storeMetaRecord stores a CRC-protected record of the meta file (the repair and the
+// retention record) at off: the CRC (after the words) zeroed first, the words one by one,
+// the CRC of their bytes last. The caller holds the writer lock.
+func (l *Log) storeMetaRecord(off int, words []uint64) {
+	crcp := (*uint32)(unsafe.Pointer(&l.meta[off+8*len(words)]))
+	atomic.StoreUint32(crcp, 0)
+	b := make([]byte, 8*len(words))
 	for i, v := range words {
-		atomic.StoreUint64(l.repairWord(i), v)
-	}
-	var b [repairWords * 8]byte
-	for i, v := range words {
+		atomic.StoreUint64(l.metaWord(off+8*i), v)
 		binary.LittleEndian.PutUint64(b[8*i:], v)
 	}
-	atomic.StoreUint32((*uint32)(unsafe.Pointer(&l.meta[repairCRCOff])), crc32.Checksum(b[:], castagnoli))
+	atomic.StoreUint32(crcp, crc32.Checksum(b, castagnoli))
+}
+
+// loadMetaRecord loads the words of the record at off into words and reports whether the
+// record is all zero (never written) and whether its CRC matches.
+func (l *Log) loadMetaRecord(off int, words []uint64) (zero, crcOK bool) {
+	b := make([]byte, 8*len(words))
+	zero = true
+	for i := range words {
+		words[i] = atomic.LoadUint64(l.metaWord(off + 8*i))
+		binary.LittleEndian.PutUint64(b[8*i:], words[i])
+		zero = zero && words[i] == 0
+	}
+	crc := atomic.LoadUint32((*uint32)(unsafe.Pointer(&l.meta[off+8*len(words)])))
+	return zero && crc == 0, crc == crc32.Checksum(b, castagnoli)
 }
 
 // readRepair returns the log's repair record: ok false when no repair ever removed
@@ -121,16 +138,11 @@ func (l *Log) writeRepair(from, to EventID, bad tailFault) {
 func (l *Log) readRepair() (r Repair, ok bool, err error) {
 	for attempt := 0; ; attempt++ {
 		var words [repairWords]uint64
-		var b [repairWords * 8]byte
-		for i := range words {
-			words[i] = atomic.LoadUint64(l.repairWord(i))
-			binary.LittleEndian.PutUint64(b[8*i:], words[i])
-		}
-		crc := atomic.LoadUint32((*uint32)(unsafe.Pointer(&l.meta[repairCRCOff])))
-		if crc == 0 && words == [repairWords]uint64{} {
+		zero, crcOK := l.loadMetaRecord(metaRepairOff, words[:])
+		if zero {
 			return Repair{}, false, nil
 		}
-		if crc != crc32.Checksum(b[:], castagnoli) || words[0] == 0 || words[1] >= words[2] {
+		if !crcOK || words[0] == 0 || words[1] >= words[2] {
 			if attempt < 10 {
 				time.Sleep(time.Millisecond) // an Open may be writing it
 				continue

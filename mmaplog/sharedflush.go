@@ -32,7 +32,7 @@ const (
 // sharedFlushWait bounds the wait for another handle's flush in progress.
 const sharedFlushWait = 20 * time.Millisecond
 
-func (l *Log) metaWord(off int) *uint64   { return (*uint64)(unsafe.Pointer(&l.meta[off])) }
+// metaWord32 returns a pointer to the meta file's 32-bit word at off (metaWord: 64-bit).
 func (l *Log) metaWord32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&l.meta[off])) }
 
 // sharedCovered reports whether a completed flush of any handle covers commit word gen.

@@ -64,6 +64,7 @@ func writeStatText(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 	fmt.Fprintf(w, "commit     generation %d, tail count %d\n", m.Generation, m.TailCount)
 	fmt.Fprintf(w, "bytes      %s used, %s allocated in %s, index %s slots%s\n",
 		size(st.BytesUsed), size(st.BytesAllocated), plural(uint64(st.FileCount), "segment file"), count(st.IndexCapacity), map[bool]string{true: " (growing)"}[st.IndexGrowing])
+	fmt.Fprintf(w, "retention  %s\n", retentionText(st))
 	fmt.Fprintf(w, "lock       %s\n\n", lockText(in.Lock))
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tKIND\tSEQ/GEN\tSTATE\tFIRST ID\tLAST ID\tEVENTS\tUSED\tALLOCATED")
@@ -82,6 +83,27 @@ func writeStatText(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 		fmt.Fprintf(tw, "%s\tother\t\t\t\t\t\t\t\n", o)
 	}
 	return tw.Flush()
+}
+
+// retentionText describes the retention policy in force and what it removed.
+func retentionText(st mmaplog.Stats) string {
+	r := st.Retention
+	var limits []string
+	if r.MaxBytes != 0 {
+		limits = append(limits, "at most "+size(r.MaxBytes))
+	}
+	if r.MaxEvents != 0 {
+		limits = append(limits, "at most "+plural(r.MaxEvents, "event"))
+	}
+	if r.MaxAge != 0 {
+		limits = append(limits, "sealed segments up to "+r.MaxAge.String()+" old")
+	}
+	policy := "none (keeps everything)"
+	if len(limits) > 0 {
+		policy = strings.Join(limits, ", ")
+	}
+	return fmt.Sprintf("%s; removed %s, %s, %s so far", policy,
+		plural(st.RetentionRemovedSegments, "segment"), plural(st.RetentionRemovedEvents, "event"), size(st.RetentionReclaimedBytes))
 }
 
 // lockText describes the writer lock in a few words.
