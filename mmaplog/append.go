@@ -264,7 +264,7 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 	if err != nil {
 		return err
 	}
-	firstSeq := seq
+	firstSeq, firstOff := seq, off
 	for i, e := range events {
 		size := recordSize(len(e))
 		if off+size > segSize {
@@ -281,7 +281,7 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 			}
 		}
 		if i == 0 {
-			firstSeq = seq
+			firstSeq, firstOff = seq, off
 		}
 		id := first + uint64(i)
 		putRecord(seg.data[off:off+size], id, e, i < len(events)-1)
@@ -298,6 +298,10 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 	if wasEmpty {
 		w.st.oldest = first
 		w.st.dead = 0
+		// Nothing below first is live: the recovery point moves to the first record, so
+		// that a scan after a reboot expects first (which may be above the old next) where
+		// it was written (docs/FORMAT.md section 6).
+		w.st.syncedNext, w.st.syncedPos, w.st.dirtyLow = first, ringindex.MakeSlot(firstSeq, firstOff), first
 		if firstSeq > w.st.firstSeq {
 			for s := w.st.firstSeq; s < firstSeq; s++ {
 				w.unlink = append(w.unlink, s)
