@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -41,5 +42,23 @@ func TestStatRetention(t *testing.T) {
 	t.Logf("stat: %s", got)
 	if want := "retention at most 2.0 MiB, at most 25 events; removed 3 segments, 30 events, 3.0 MiB so far"; got != want {
 		t.Fatalf("stat: %q, want %q", got, want)
+	}
+	var js struct {
+		Retention struct {
+			MaxBytes        uint64  `json:"max_bytes"`
+			MaxEvents       uint64  `json:"max_events"`
+			MaxAgeSeconds   float64 `json:"max_age_seconds"`
+			RemovedSegments uint64  `json:"removed_segments"`
+			RemovedEvents   uint64  `json:"removed_events"`
+			ReclaimedBytes  uint64  `json:"reclaimed_bytes"`
+		} `json:"retention"`
+	}
+	r := ringlog(t, "stat", dir, "--json").want(t, 0, "stat --json")
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
+		t.Fatalf("stat --json: %v\n%s", err, r.stdout)
+	}
+	if rt := js.Retention; rt.MaxBytes != 2<<20 || rt.MaxEvents != 25 || rt.MaxAgeSeconds != 0 ||
+		rt.RemovedSegments != 3 || rt.RemovedEvents != 30 || rt.ReclaimedBytes != 3<<20 {
+		t.Fatalf("stat --json retention: %+v", rt)
 	}
 }

@@ -129,14 +129,15 @@ func lockText(li mmaplog.LockInfo) string {
 type (
 	// statJSON is the whole object.
 	statJSON struct {
-		Dir      string         `json:"dir"`
-		Stats    statsJSON      `json:"stats"`
-		Meta     metaJSON       `json:"meta"`
-		Indexes  []indexJSON    `json:"indexes"`
-		Segments []segmentJSON  `json:"segments"`
-		Lock     lockJSON       `json:"lock"`
-		Other    []string       `json:"other_files"`
-		Limits   map[string]any `json:"limits"`
+		Dir       string         `json:"dir"`
+		Stats     statsJSON      `json:"stats"`
+		Meta      metaJSON       `json:"meta"`
+		Indexes   []indexJSON    `json:"indexes"`
+		Segments  []segmentJSON  `json:"segments"`
+		Lock      lockJSON       `json:"lock"`
+		Retention retentionJSON  `json:"retention"`
+		Other     []string       `json:"other_files"`
+		Limits    map[string]any `json:"limits"`
 	}
 	// statsJSON is mmaplog.Stats.
 	statsJSON struct {
@@ -153,6 +154,16 @@ type (
 		IndexGrowing   bool   `json:"index_growing"`
 		BytesUsed      uint64 `json:"bytes_used"`
 		BytesAllocated uint64 `json:"bytes_allocated"`
+	}
+	// retentionJSON is the policy in force and what it removed (mmaplog.Stats); zero
+	// limits mean none.
+	retentionJSON struct {
+		MaxBytes        uint64  `json:"max_bytes"`
+		MaxEvents       uint64  `json:"max_events"`
+		MaxAgeSeconds   float64 `json:"max_age_seconds"`
+		RemovedSegments uint64  `json:"removed_segments"`
+		RemovedEvents   uint64  `json:"removed_events"`
+		ReclaimedBytes  uint64  `json:"reclaimed_bytes"`
 	}
 	// metaJSON is mmaplog.MetaInfo.
 	metaJSON struct {
@@ -211,8 +222,10 @@ func writeStatJSON(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 			st.FileCount, st.SegmentCount, st.ActiveSegment, st.IndexCapacity, st.IndexGrowing, st.BytesUsed, st.BytesAllocated},
 		Meta: metaJSON{m.Path, m.Version, hex.EncodeToString(m.LogID[:]), m.SegmentSize, m.Generation, m.TailCount, m.NextEventID,
 			m.SyncedNextEventID, m.OldestEventID, m.NewestEventID, m.Live, m.Dead, m.FirstSegment, m.ActiveSegment, m.WriteOffset},
-		Lock:     lockJSON{in.Lock.Path, in.Lock.HolderPID, in.Lock.HolderKnown, in.Lock.Waiters, in.Lock.WaiterPIDs},
-		Other:    in.Other,
+		Lock:  lockJSON{in.Lock.Path, in.Lock.HolderPID, in.Lock.HolderKnown, in.Lock.Waiters, in.Lock.WaiterPIDs},
+		Other: in.Other,
+		Retention: retentionJSON{st.Retention.MaxBytes, st.Retention.MaxEvents, st.Retention.MaxAge.Seconds(),
+			st.RetentionRemovedSegments, st.RetentionRemovedEvents, st.RetentionReclaimedBytes},
 		Limits:   map[string]any{"max_event_size": st.MaxEventSize, "max_batch_bytes": st.MaxBatchBytes},
 		Indexes:  []indexJSON{},
 		Segments: []segmentJSON{},
