@@ -175,14 +175,67 @@ func (c *Cursor) Commit(id EventID) error {
 
 // Follow returns an iterator over the events from the cursor's position on that blocks
 // at the tail, as Log.Follow does. It does not commit: the caller commits what it has
-// processed (Commit(id+1) after event id).
+// processed (Commit(id+1) after event id). If events at the cursor's position are gone
+// (removed by retention, or by a delete, before the cursor consumed them), the iterator
+// yields nothing and its Err is a *CursorBehindError (ErrCursorBehind) naming the oldest
+// id still there, instead of a silent jump.
 func (c *Cursor) Follow(ctx context.Context) *Iterator {
 	p, err := c.Load()
 	it := c.l.Follow(ctx, p)
+	if err == nil {
+		err = c.l.checkBehind(c.Name(), p)
+	}
 	if err != nil {
 		it.err, it.finished = err, true
 	}
 	return it
+}
+
+// checkBehind reports a *CursorBehindError when position p of cursor name lies below the
+// oldest event of the log (NextEventID when it is empty): those events are gone.
+func (l *Log) checkBehind(name string, p EventID) error {
+	if err := l.rlock(); err != nil {
+		return err
+	}
+	v := l.loadView()
+	l.segMu.RUnlock()
+	oldest := v.next
+	if v.live > 0 {
+		oldest = v.oldest
+	}
+	if p < oldest {
+		return &CursorBehindError{Name: name, Position: p, Oldest: oldest}
+	}
+	return nil
+}
+
+// minCursorPosition returns the lowest committed position of the log's cursors, and
+// false when there is no cursor. A cursor table that cannot be read yields position 0
+// (keep everything: interest retention never removes what it cannot prove consumed).
+func (l *Log) minCursorPosition() (EventID, bool) {
+	if err := l.rlock(); err != nil {
+		return 0, true
+	}
+	defer l.segMu.RUnlock()
+	tab, err := l.cursorTable(false)
+	if err != nil {
+		return 0, true
+	}
+	if tab == nil {
+		return 0, false
+	}
+	list, err := tab.List()
+	if err != nil {
+		return 0, true
+	}
+	if len(list) == 0 {
+		return 0, false
+	}
+	low := list[0].Position
+	for _, in := range list[1:] {
+		low = min(low, in.Position)
+	}
+	return low, true
 }
 
 // Cursors lists every cursor of the log with its position and lag, in table order; an

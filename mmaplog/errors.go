@@ -57,7 +57,29 @@ var (
 	ErrCursorBackward = cursortable.ErrBackward
 	// ErrNoCursor is returned for a cursor that does not exist or was deleted.
 	ErrNoCursor = cursortable.ErrNoCursor
+	// ErrCursorBehind is the error of Cursor.Follow when events at the cursor's position
+	// are gone (removed by retention or a delete) before the cursor consumed them; the
+	// error is a *CursorBehindError.
+	ErrCursorBehind = errors.New("mmaplog: cursor fell behind: events it had not consumed are gone")
 )
+
+// CursorBehindError reports a cursor whose position is below the oldest event still in
+// the log: the events in between were removed before it consumed them. Commit(Oldest)
+// moves it on, knowingly. It satisfies errors.Is(err, ErrCursorBehind).
+type CursorBehindError struct {
+	Name     string  // the cursor
+	Position EventID // its committed position
+	Oldest   EventID // the oldest id still in the log (NextEventID when it is empty)
+}
+
+// Error implements error.
+func (e *CursorBehindError) Error() string {
+	return fmt.Sprintf("mmaplog: cursor %q fell behind: its position %d is below the oldest event %d; events [%d, %d) are gone",
+		e.Name, e.Position, e.Oldest, e.Position, e.Oldest)
+}
+
+// Unwrap makes errors.Is(err, ErrCursorBehind) hold.
+func (e *CursorBehindError) Unwrap() error { return ErrCursorBehind }
 
 // CursorBackwardError reports a Cursor.Commit below the committed position (Name,
 // Committed, Got). It satisfies errors.Is(err, ErrCursorBackward).

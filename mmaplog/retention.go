@@ -23,6 +23,12 @@ type Retention struct {
 	// MaxAge removes a sealed segment whose newest event is older than this (measured by
 	// the time the writer left the segment). Negative is invalid.
 	MaxAge time.Duration
+	// KeepUnconsumed (interest retention) makes MaxEvents and MaxAge never remove an
+	// event that a cursor of the log (Log.Cursor) has not committed: only segments whose
+	// every id lies below the lowest cursor position go. MaxBytes still applies: when it
+	// is reached, segments go regardless, and a cursor left behind gets ErrCursorBehind
+	// from its next Follow. Without cursors it changes nothing.
+	KeepUnconsumed bool
 }
 
 // IsZero reports whether r keeps everything.
@@ -48,10 +54,11 @@ type retentionRecord struct {
 //	672     8     segments   sealed segments removed by retention, over the log's life
 //	680     8     events     live events removed by retention
 //	688     8     reclaimed  segment bytes removed by retention
-//	696     4     crc        CRC-32C of [640, 696)                 must not change
+//	696     8     flags      bit 0: KeepUnconsumed
+//	704     4     crc        CRC-32C of [640, 704)                 must not change
 const (
 	metaRetentionOff    = 640
-	retentionWords      = 7
+	retentionWords      = 8
 	retentionCRCOff     = metaRetentionOff + retentionWords*8
 	retentionVersion    = 1 // must not change
 	retentionRecordEnd  = retentionCRCOff + 4
@@ -82,7 +89,8 @@ func (l *Log) readRetention() (retentionRecord, error) {
 			return retentionRecord{}, corruptf(join(l.dir, metaFileName), metaRetentionOff, "retention record fails its checksum")
 		}
 		return retentionRecord{
-			policy:   Retention{MaxBytes: words[1], MaxEvents: words[2], MaxAge: time.Duration(words[3])},
+			policy: Retention{MaxBytes: words[1], MaxEvents: words[2], MaxAge: time.Duration(words[3]),
+				KeepUnconsumed: words[7]&retentionKeepUnconsumed != 0},
 			segments: words[4], events: words[5], reclaimedBytes: words[6],
 		}, nil
 	}
@@ -90,9 +98,16 @@ func (l *Log) readRetention() (retentionRecord, error) {
 
 // writeRetention stores r. The caller holds the writer lock.
 func (l *Log) writeRetention(r retentionRecord) {
+	var flags uint64
+	if r.policy.KeepUnconsumed {
+		flags |= retentionKeepUnconsumed
+	}
 	l.storeMetaRecord(metaRetentionOff, []uint64{retentionVersion, r.policy.MaxBytes, r.policy.MaxEvents, uint64(r.policy.MaxAge),
-		r.segments, r.events, r.reclaimedBytes})
+		r.segments, r.events, r.reclaimedBytes, flags})
 }
+
+// retentionKeepUnconsumed is bit 0 of the record's flags word.
+const retentionKeepUnconsumed = 1
 
 // checkRetention validates a policy against the segment size of the log.
 func checkRetention(r Retention, segSize uint64) error {
@@ -219,13 +234,15 @@ func (w *wtx) cutRetention() {
 	if newestSeq > st.activeSeq {
 		return
 	}
-	// cut: the last segment to remove; segments [firstSeq, cut] go.
-	cut, found := uint64(0), false
+	// cut: the last segment to remove; segments [firstSeq, cut] go. MaxBytes is decided
+	// apart, since it overrides interest retention.
+	bytesCut, bytesFound := uint64(0), false
 	if p.MaxBytes != 0 {
 		if n := st.activeSeq - st.firstSeq + 1; n*seg > p.MaxBytes {
-			cut, found = st.firstSeq+(n-p.MaxBytes/seg)-1, true
+			bytesCut, bytesFound = st.firstSeq+(n-p.MaxBytes/seg)-1, true
 		}
 	}
+	cut, found := uint64(0), false
 	if p.MaxEvents != 0 && st.live > p.MaxEvents {
 		// At most MaxEvents ids may follow the last one removed, so the segment of id
 		// next-1-MaxEvents (>= oldest, as next-oldest >= live) is the smallest cut: ids
@@ -250,6 +267,16 @@ func (w *wtx) cutRetention() {
 			}
 		}
 	}
+	if found && p.KeepUnconsumed {
+		if last, none, limited := w.unconsumedLimit(); none || (limited && last < st.firstSeq) {
+			found = false
+		} else if limited {
+			cut = min(cut, last)
+		}
+	}
+	if bytesFound && (!found || bytesCut > cut) {
+		cut, found = bytesCut, true
+	}
 	if !found {
 		return
 	}
@@ -273,6 +300,27 @@ func (w *wtx) cutRetention() {
 	rec.events += removed
 	rec.reclaimedBytes += gone * seg
 	w.l.writeRetention(rec)
+}
+
+// unconsumedLimit returns, for interest retention, the last segment that holds only ids
+// below the lowest cursor position (every cursor consumed them), with limited set;
+// limited is false when there is no cursor or every cursor is at NextEventID. none means
+// that no segment may go: a cursor is at or below oldest, or the slot of the position
+// cannot be read.
+func (w *wtx) unconsumedLimit() (last uint64, none, limited bool) {
+	st := &w.st
+	low, any := w.l.minCursorPosition()
+	if !any || low >= st.next {
+		return 0, false, false
+	}
+	if low <= st.oldest {
+		return 0, true, true
+	}
+	s := w.idx.Load(low)
+	if s.IsZero() || w.slotSeq(s) == 0 {
+		return 0, true, true
+	}
+	return w.slotSeq(s) - 1, false, true
 }
 
 // lastIDIn returns the largest id below next whose record lies in a segment at or before

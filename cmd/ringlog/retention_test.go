@@ -48,6 +48,7 @@ func TestStatRetention(t *testing.T) {
 			MaxBytes        uint64  `json:"max_bytes"`
 			MaxEvents       uint64  `json:"max_events"`
 			MaxAgeSeconds   float64 `json:"max_age_seconds"`
+			KeepUnconsumed  bool    `json:"keep_unconsumed"`
 			RemovedSegments uint64  `json:"removed_segments"`
 			RemovedEvents   uint64  `json:"removed_events"`
 			ReclaimedBytes  uint64  `json:"reclaimed_bytes"`
@@ -57,8 +58,30 @@ func TestStatRetention(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
 		t.Fatalf("stat --json: %v\n%s", err, r.stdout)
 	}
-	if rt := js.Retention; rt.MaxBytes != 2<<20 || rt.MaxEvents != 25 || rt.MaxAgeSeconds != 0 ||
+	if rt := js.Retention; rt.MaxBytes != 2<<20 || rt.MaxEvents != 25 || rt.MaxAgeSeconds != 0 || rt.KeepUnconsumed ||
 		rt.RemovedSegments != 3 || rt.RemovedEvents != 30 || rt.ReclaimedBytes != 3<<20 {
 		t.Fatalf("stat --json retention: %+v", rt)
+	}
+}
+
+// TestStatKeepUnconsumed: the text and the JSON say when interest retention is on.
+func TestStatKeepUnconsumed(t *testing.T) {
+	dir := makeLog(t, 20, 10)
+	l, err := mmaplog.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetRetention(mmaplog.Retention{MaxEvents: 1000, KeepUnconsumed: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := statLine(t, dir, "retention"); !strings.Contains(got, "keeping what a cursor has not consumed") {
+		t.Fatalf("stat retention line %q does not mention interest retention", got)
+	}
+	r := ringlog(t, "stat", dir, "--json").want(t, 0, "stat --json")
+	if !strings.Contains(r.stdout, `"keep_unconsumed": true`) && !strings.Contains(r.stdout, `"keep_unconsumed":true`) {
+		t.Fatalf("stat --json has no keep_unconsumed true:\n%s", r.stdout)
 	}
 }

@@ -101,6 +101,9 @@ func retentionText(st mmaplog.Stats) string {
 	policy := "none (keeps everything)"
 	if len(limits) > 0 {
 		policy = strings.Join(limits, ", ")
+		if r.KeepUnconsumed {
+			policy += ", keeping what a cursor has not consumed (except over the byte limit)"
+		}
 	}
 	return fmt.Sprintf("%s; removed %s, %s, %s so far", policy,
 		plural(st.RetentionRemovedSegments, "segment"), plural(st.RetentionRemovedEvents, "event"), size(st.RetentionReclaimedBytes))
@@ -161,6 +164,7 @@ type (
 		MaxBytes        uint64  `json:"max_bytes"`
 		MaxEvents       uint64  `json:"max_events"`
 		MaxAgeSeconds   float64 `json:"max_age_seconds"`
+		KeepUnconsumed  bool    `json:"keep_unconsumed"`
 		RemovedSegments uint64  `json:"removed_segments"`
 		RemovedEvents   uint64  `json:"removed_events"`
 		ReclaimedBytes  uint64  `json:"reclaimed_bytes"`
@@ -224,7 +228,7 @@ func writeStatJSON(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 			m.SyncedNextEventID, m.OldestEventID, m.NewestEventID, m.Live, m.Dead, m.FirstSegment, m.ActiveSegment, m.WriteOffset},
 		Lock:  lockJSON{in.Lock.Path, in.Lock.HolderPID, in.Lock.HolderKnown, in.Lock.Waiters, in.Lock.WaiterPIDs},
 		Other: in.Other,
-		Retention: retentionJSON{st.Retention.MaxBytes, st.Retention.MaxEvents, st.Retention.MaxAge.Seconds(),
+		Retention: retentionJSON{st.Retention.MaxBytes, st.Retention.MaxEvents, st.Retention.MaxAge.Seconds(), st.Retention.KeepUnconsumed,
 			st.RetentionRemovedSegments, st.RetentionRemovedEvents, st.RetentionReclaimedBytes},
 		Limits:   map[string]any{"max_event_size": st.MaxEventSize, "max_batch_bytes": st.MaxBatchBytes},
 		Indexes:  []indexJSON{},
