@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ringlog/ringlog/mmaplog"
 )
@@ -119,5 +122,95 @@ func TestKeepUnconsumedIsStored(t *testing.T) {
 	}
 	if !st.Retention.KeepUnconsumed || st.Retention.MaxEvents != 25 {
 		t.Fatalf("stored policy %+v, want MaxEvents 25 with KeepUnconsumed", st.Retention)
+	}
+}
+
+func init() {
+	childRoles["ir-writer"] = childInterestWriter
+	childRoles["ir-consumer"] = childInterestConsumer
+}
+
+// childInterestWriter appends events 0..envCount-1 (payloads naming their ids) as fast as
+// it can, under the stored retention policy.
+func childInterestWriter() int {
+	l, err := mmaplog.Open(os.Getenv(envDir), nil)
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	for id := range uint64(envInt(envCount)) {
+		if err := l.AppendWithID(id, irPayload(id)); err != nil {
+			return childFail("append %d: %v", id, err)
+		}
+	}
+	return 0
+}
+
+// childInterestConsumer follows cursor c<index> from its position to the last event,
+// checking that every id comes, in order, with its bytes, committing each, and pausing
+// now and then so that the writer runs ahead.
+func childInterestConsumer() int {
+	l, err := mmaplog.Open(os.Getenv(envDir), nil)
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	c, err := l.Cursor(fmt.Sprintf("c%d", childIndex()))
+	if err != nil {
+		return childFail("cursor: %v", err)
+	}
+	n := uint64(envInt(envCount))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	want := c.Position()
+	it := c.Follow(ctx)
+	defer it.Close()
+	for want < n && it.Next() {
+		if it.ID() != want {
+			return childFail("got event %d, want %d: an unconsumed event is gone", it.ID(), want)
+		}
+		if !bytes.Equal(it.Value(), irPayload(want)) {
+			return childFail("event %d: wrong bytes", want)
+		}
+		want++
+		if err := c.Commit(want); err != nil {
+			return childFail("commit %d: %v", want, err)
+		}
+		if want%25 == 0 {
+			time.Sleep(2 * time.Millisecond) // fall behind the writer
+		}
+	}
+	if want < n {
+		return childFail("stopped at %d of %d: %v", want, n, it.Err())
+	}
+	fmt.Printf("read=%d\n", want)
+	return 0
+}
+
+// TestKeepUnconsumedAcrossProcesses: a writer process appends under MaxEvents 50 with
+// interest retention while two consumer processes, slower than it, follow their cursors:
+// each reads every event in order with its bytes (nothing they had not committed was
+// removed), and retention still removed what both had consumed.
+func TestKeepUnconsumedAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	l := durOpen(t, dir, &mmaplog.Options{SegmentSize: 16 << 10, Retention: mmaplog.Retention{MaxEvents: 50, KeepUnconsumed: true}})
+	for _, name := range []string{"c0", "c1"} {
+		if _, err := l.Cursor(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 1500 // 150 segments of 10 events
+	cs := startChildren(t, "ir-consumer", 2, envDir+"="+dir, envCount+"="+strconv.Itoa(n))
+	ws := startChildren(t, "ir-writer", 1, envDir+"="+dir, envCount+"="+strconv.Itoa(n))
+	waitChildren(t, ws)
+	waitChildren(t, cs)
+	st, err := l.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2 consumers read all %d events in order; retention removed %d events in %d segments, oldest now %d",
+		n, st.RetentionRemovedEvents, st.RetentionRemovedSegments, st.OldestEventID)
+	if st.RetentionRemovedEvents == 0 {
+		t.Fatal("retention removed nothing: the test did not run it")
 	}
 }
