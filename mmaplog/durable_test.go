@@ -382,3 +382,24 @@ func TestDurableAppendsShareFlushesAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSharedFlushWordsResetAfterReboot: the meta words of the group commit across handles
+// hold commit words of the boot that wrote them; the recovered log's may be lower. Open
+// after a reboot clears them, so a durable append still flushes even when the words on
+// disk claim everything durable.
+func TestSharedFlushWordsResetAfterReboot(t *testing.T) {
+	dir := t.TempDir()
+	l := durOpen(t, dir, &mmaplog.Options{Sync: mmaplog.SyncAlways})
+	durAppend(t, l, 0, 10, "a")
+	img := mmaplog.CrashImage(t, dir)
+	mmaplog.PatchFile(t, filepath.Join(img, "meta"), 576, bytes.Repeat([]byte{0xff}, 8)) // durable: all ones
+	r := durOpen(t, img, &mmaplog.Options{Sync: mmaplog.SyncAlways})
+	n := countMsyncs(func() {
+		if err := r.AppendWithID(10, []byte(durPayload("b", 10))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n["seg"] == 0 {
+		t.Fatalf("a SyncAlways append after a reboot made no msync (%v): stale shared-flush words were trusted", n)
+	}
+}

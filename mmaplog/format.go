@@ -298,6 +298,14 @@ func stateCRCValid(w *[stateWords]uint64) bool {
 		binary.LittleEndian.Uint32(b[stateCRCOff+4:]) == 0
 }
 
+// liveFloor is the lowest id that can be live in s: oldest, or next for an empty log.
+func (s *state) liveFloor() EventID {
+	if s.live == 0 {
+		return s.next
+	}
+	return s.oldest
+}
+
 // pendingDelete reports whether an interior delete is committed but not yet applied.
 func (s *state) pendingDelete() bool { return s.delEnd >= s.delStart }
 

@@ -101,10 +101,7 @@ func (w *wtx) scanTail(maxSeq uint64) (res tailScan) {
 	id := st.syncedNext
 	seq, off := st.syncedPos.FullSeq(st.activeSeq), st.syncedPos.Offset()
 	done := tailScan{end: id, stopSeq: seq, stopOff: off, lastSeq: seq} // after the last whole batch
-	base := st.oldest
-	if st.live == 0 {
-		base = st.next
-	}
+	base := st.liveFloor()
 	defer func() {
 		if r := recover(); r != nil {
 			_ = faultError(r) // re-panics anything but a memory fault
@@ -180,10 +177,7 @@ func (w *wtx) recoverTail() error {
 		return err
 	}
 	res := w.scanTail(max(maxSeq, st.activeSeq))
-	lo := st.oldest
-	if st.live == 0 {
-		lo = st.next
-	}
+	lo := st.liveFloor()
 	end := max(res.end, lo)
 	if end < st.next {
 		l.writeRepair(end, st.next, res.fault)

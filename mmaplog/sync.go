@@ -109,12 +109,12 @@ func (f *flushMark) from(st *state) (EventID, ringindex.Slot) {
 
 // durableNext returns the id below which every event of st is durable as far as this
 // handle knows: the recovery point, or later if a data-only flush of this handle covered
-// more since.
+// more since (flushMark.from never returns less than the recovery point).
 func (l *Log) durableNext(st *state) EventID {
 	l.sy.pmu.Lock()
 	defer l.sy.pmu.Unlock()
 	next, _ := l.sy.flushed.from(st)
-	return max(next, st.syncedNext)
+	return next
 }
 
 // Sync makes every event appended before the call survive power loss. When only appends
@@ -208,8 +208,7 @@ type flushPlan struct {
 	checkpoint bool   // commit a new recovery point (else: records only)
 	gen        uint64 // commit generation the snapshot was taken at
 	next       EventID
-	truncs     uint64 // suffix deletes so far; a flush raced by one does not move the recovery point
-	from       EventID
+	truncs     uint64  // suffix deletes so far; a flush raced by one does not move the recovery point
 	idxFrom    EventID // lowest slot to flush: from, or lower when tombstones changed synced slots
 	dirtyLow   EventID
 	mark       shapeMark
@@ -236,13 +235,7 @@ func (l *Log) flush(force bool) (uint64, error) {
 	}
 	st := &w.st
 	plan := l.planFlush(st, force)
-	plan.idxFrom = st.syncedNext
-	if st.dirtyLow < st.syncedNext {
-		plan.idxFrom = max(st.dirtyLow, st.oldest)
-	}
-	if st.live > 0 && plan.idxFrom < st.oldest {
-		plan.idxFrom = st.oldest
-	}
+	plan.idxFrom = st.indexFlushFrom()
 	var idx *ringindex.Index
 	if plan.checkpoint {
 		idx = w.idx
@@ -273,9 +266,9 @@ func (l *Log) planFlush(st *state, force bool) flushPlan {
 		active: st.activeSeq, endOff: st.writeOff, dirtyLow: st.dirtyLow, mark: markOf(st)}
 	l.sy.pmu.Lock()
 	plan.checkpoint = force || l.sy.mark != plan.mark || st.dirtyLow < st.syncedNext || st.pendingDelete()
-	from, pos := l.sy.flushed.from(st)
+	_, pos := l.sy.flushed.from(st)
 	l.sy.pmu.Unlock()
-	plan.from, plan.startSeq, plan.startOff = from, pos.FullSeq(st.activeSeq), pos.Offset()
+	plan.startSeq, plan.startOff = pos.FullSeq(st.activeSeq), pos.Offset()
 	plan.pointSeq = st.syncedPos.FullSeq(st.activeSeq)
 	return plan
 }
@@ -310,13 +303,7 @@ func (l *Log) flushRecords() (uint64, bool, error) {
 		return 0, false, err
 	}
 	st := l.loadState()
-	if st.tail() != 0 {
-		end := l.opts.segmentSize // unknown end: flush the rest of the segment
-		if idx, err := l.indexFor(st.indexGen); err == nil {
-			end = l.tailEnd(&st, idx)
-		}
-		st.writeOff = end
-	}
+	l.resolveWriteOffLocked(&st) // an unknown end flushes the rest of the segment
 	l.segMu.RUnlock()
 	plan := l.planFlush(&st, false)
 	if plan.checkpoint {
@@ -530,20 +517,20 @@ func (w *wtx) flushLocked() error {
 	if err := l.syncRecords(pinned, startSeq, pos.Offset(), st.activeSeq, st.writeOff); err != nil {
 		return err
 	}
-	lo := st.syncedNext
-	if st.dirtyLow < lo {
-		lo = st.dirtyLow
-	}
-	if st.live > 0 {
-		lo = max(lo, st.oldest)
-		if lo < st.next {
-			if err := syncIndex(w.idx, lo, st.next); err != nil {
-				return fmt.Errorf("mmaplog: sync index: %w", err)
-			}
+	if lo := st.indexFlushFrom(); lo < st.next {
+		if err := syncIndex(w.idx, lo, st.next); err != nil {
+			return fmt.Errorf("mmaplog: sync index: %w", err)
 		}
 	}
 	st.syncedNext, st.syncedPos, st.dirtyLow = st.next, ringindex.MakeSlot(st.activeSeq, st.writeOff), st.next
 	return nil
+}
+
+// indexFlushFrom is the lowest id whose slot a checkpoint of st writes back: the recovery
+// point, or lower where tombstones changed synced slots since (dirtyLow), never below the
+// live range (for an empty log, next: nothing).
+func (s *state) indexFlushFrom() EventID {
+	return max(min(s.syncedNext, s.dirtyLow), s.liveFloor())
 }
 
 // noteCheckpoint records that st, committed and with its meta page flushed, is this

@@ -112,12 +112,19 @@ func (l *Log) resolveWriteOff(st *state) {
 		return
 	}
 	defer l.segMu.RUnlock()
-	idx, err := l.indexFor(st.indexGen)
-	if err != nil {
-		st.writeOff = l.opts.segmentSize
+	l.resolveWriteOffLocked(st)
+}
+
+// resolveWriteOffLocked is resolveWriteOff for a caller that holds segMu for reading.
+func (l *Log) resolveWriteOffLocked(st *state) {
+	if st.tail() == 0 {
 		return
 	}
-	st.writeOff = l.tailEnd(st, idx)
+	end := l.opts.segmentSize // tailEnd checks the record of newest against the copy's writeOff
+	if idx, err := l.indexFor(st.indexGen); err == nil {
+		end = l.tailEnd(st, idx)
+	}
+	st.writeOff = end
 }
 
 // tailEnd returns the end of the record of st.newest, or the segment size if that is not a
