@@ -26,6 +26,7 @@ var durableAppendImpls = []struct {
 }{
 	{"ringlog-sync", []int{1, 8}},
 	{"ringlog-syncid", []int{1}},
+	{"ringlog-ring-syncid", []int{1}},
 	{"ringlog-syncalways", []int{1, 8}},
 	{"tidwall-sync", []int{1, 8}},
 	{"raft-wal", []int{1, 8}},
@@ -50,9 +51,47 @@ func ringlogCount(l *mmaplog.Log) func() (uint64, error) {
 
 // durableAppendOp returns one durable append of ev for impl (see BenchmarkDurableAppend),
 // safe for concurrent use, on a new log in b's temporary directory closed when b ends.
+// openRing opens a ringlog that runs as a ring in steady state (ringlog-ring-*): 1 MiB
+// segments, Retention.MaxEvents 16384 (about 3 segments of 128-byte events), first run
+// through 40 segments without Sync, so that every segment it writes next is a file a
+// delete freed and the pool recycled (written blocks: no extent conversion in a flush).
+func openRing(b testing.TB) (*mmaplog.Log, mmaplog.EventID) {
+	b.Helper()
+	l := openRinglog(b, &mmaplog.Options{SegmentSize: 1 << 20, Retention: mmaplog.Retention{MaxEvents: 16384}})
+	batch := makeBatch(1000, durableSize)
+	for range 40 * (1 << 20) / (1000 * (durableSize + 16)) {
+		if _, err := l.AppendBatch(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := l.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if st.RecycledSegments == 0 {
+		b.Fatalf("the ring recycled no segment while it was filled (%+v)", st)
+	}
+	return l, st.NextEventID
+}
+
 func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 	b.Helper()
 	switch impl {
+	case "ringlog-ring-syncid":
+		l, next := openRing(b)
+		var mu sync.Mutex
+		return durable{count: ringlogCount(l), op: func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := l.AppendWithID(next, ev); err != nil {
+				return err
+			}
+			next++
+			return l.Sync()
+		}}
 	case "ringlog-sync":
 		l := openRinglog(b, nil)
 		return durable{count: ringlogCount(l), op: func() error {
@@ -132,6 +171,8 @@ func openRaftWALB(b testing.TB) *raftwal.WAL {
 // handle, each event durable when its call returns:
 //   - ringlog-sync: Append + Sync (default options);
 //   - ringlog-syncid: AppendWithID + Sync, one writer allocating its ids;
+//   - ringlog-ring-syncid: the same on a ring in steady state (openRing): every segment
+//     it moves into is a recycled file;
 //   - ringlog-syncalways: Append on a handle opened with Sync: SyncAlways (group commit
 //     across the goroutines);
 //   - tidwall-sync: tidwall/wal Write with NoSync false (an fsync per Write);
@@ -185,7 +226,7 @@ func runShared(n, goroutines int, op func() error) error {
 }
 
 // durableBatchImpls are the impls of BenchmarkDurableBatch.
-var durableBatchImpls = []string{"ringlog-sync", "ringlog-syncid", "ringlog-syncalways", "tidwall-sync", "raft-wal", "limit-fdatasync"}
+var durableBatchImpls = []string{"ringlog-sync", "ringlog-syncid", "ringlog-ring-syncid", "ringlog-syncalways", "tidwall-sync", "raft-wal", "limit-fdatasync"}
 
 // durableBatchOp returns one durable append of batch for impl (see
 // BenchmarkDurableBatch), on a new log in b's temporary directory closed when b ends.
@@ -194,6 +235,15 @@ func durableBatchOp(b testing.TB, impl string, batch [][]byte) durable {
 	b.Helper()
 	n := uint64(len(batch))
 	switch impl {
+	case "ringlog-ring-syncid":
+		l, next := openRing(b)
+		return durable{count: ringlogCount(l), op: func() error {
+			if err := l.AppendBatchWithIDs(next, batch); err != nil {
+				return err
+			}
+			next += n
+			return l.Sync()
+		}}
 	case "ringlog-sync":
 		l := openRinglog(b, nil)
 		return durable{count: ringlogCount(l), op: func() error {
@@ -263,7 +313,8 @@ func durableBatchOp(b testing.TB, impl string, batch [][]byte) durable {
 
 // BenchmarkDurableBatch appends 100 events of 128 B per call, durable when the call
 // returns: ringlog AppendBatch + Sync (ringlog-sync), AppendBatchWithIDs + Sync
-// (ringlog-syncid), AppendBatch under SyncAlways (ringlog-syncalways), tidwall/wal Batch +
+// (ringlog-syncid; ringlog-ring-syncid on a ring in steady state, whose segments are
+// recycled files), AppendBatch under SyncAlways (ringlog-syncalways), tidwall/wal Batch +
 // WriteBatch with NoSync false (one fsync per batch), raft-wal StoreLogs of 100 (one fsync
 // per call), and the limit: one pwrite of the 100 payloads (12.5 KiB) + fdatasync. It
 // reports ns/event beside ns/op.

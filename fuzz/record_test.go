@@ -39,7 +39,7 @@ func decodeArbitrary(t *testing.T, seg []byte, off, want, minOff, maxLen uint64)
 	if ok && n != uint64(binary.LittleEndian.Uint32(seg[off+4:])&(1<<31-1)) {
 		t.Fatalf("Length = %d, header says %d (bit 31 is the more bit)", n, binary.LittleEndian.Uint32(seg[off+4:]))
 	}
-	p, msg := record.Decode(seg, off, want, minOff, maxLen)
+	p, msg := record.Decode(seg, off, want, minOff, maxLen, record.CRCSeed)
 	if msg != "" {
 		if p != nil {
 			t.Fatalf("Decode failed (%s) but returned %d bytes", msg, len(p))
@@ -49,7 +49,7 @@ func decodeArbitrary(t *testing.T, seg []byte, off, want, minOff, maxLen uint64)
 		if !ok || n < 1<<12 {
 			return
 		}
-		if a := testing.AllocsPerRun(1, func() { record.Decode(seg, off, want, minOff, maxLen) }); a > 3 {
+		if a := testing.AllocsPerRun(1, func() { record.Decode(seg, off, want, minOff, maxLen, record.CRCSeed) }); a > 3 {
 			t.Fatalf("failing Decode allocated %v times", a)
 		}
 		return
@@ -63,12 +63,12 @@ func decodeArbitrary(t *testing.T, seg []byte, off, want, minOff, maxLen uint64)
 		t.Fatalf("Decode returned %d bytes, header length %d, limit %d", len(p), n, maxLen)
 	case binary.LittleEndian.Uint64(seg[off+8:]) != want:
 		t.Fatalf("Decode accepted id %d for %d", binary.LittleEndian.Uint64(seg[off+8:]), want)
-	case record.CRC(seg[off:off+record.HeaderSize+n]) != binary.LittleEndian.Uint32(seg[off:]):
+	case record.CRC(record.CRCSeed, seg[off:off+record.HeaderSize+n]) != binary.LittleEndian.Uint32(seg[off:]):
 		t.Fatalf("Decode accepted a bad CRC")
 	case n > 0 && unsafe.SliceData(p) != &seg[off+record.HeaderSize]:
 		t.Fatalf("Decode's payload does not alias the segment after the header")
 	}
-	if a := testing.AllocsPerRun(1, func() { record.Decode(seg, off, want, minOff, maxLen) }); a != 0 {
+	if a := testing.AllocsPerRun(1, func() { record.Decode(seg, off, want, minOff, maxLen, record.CRCSeed) }); a != 0 {
 		t.Fatalf("successful Decode of %d bytes allocated %v times", n, a)
 	}
 }
@@ -84,9 +84,9 @@ func roundTrip(t *testing.T, id uint64, payload []byte, pad int, pos, flip uint3
 	}
 	buf := bytes.Repeat([]byte{0xEE}, pad+size+int(flip%16)) // padding is never read
 	more := flip&1 != 0                                      // a record inside a batch, or the last of one
-	record.Put(buf[pad:], id, payload, more)
+	record.Put(buf[pad:], record.CRCSeed, id, payload, more)
 	off := uint64(pad)
-	got, msg := record.Decode(buf, off, id, off, uint64(n))
+	got, msg := record.Decode(buf, off, id, off, uint64(n), record.CRCSeed)
 	if msg != "" || !bytes.Equal(got, payload) {
 		t.Fatalf("round trip of %d bytes at %d: %q, %d bytes back", n, pad, msg, len(got))
 	}
@@ -96,14 +96,14 @@ func roundTrip(t *testing.T, id uint64, payload []byte, pad int, pos, flip uint3
 	if record.More(buf, off) != more {
 		t.Fatalf("More after Put(more=%v) = %v", more, !more)
 	}
-	if _, msg := record.Decode(buf, off, id+1, off, uint64(n)); msg == "" {
+	if _, msg := record.Decode(buf, off, id+1, off, uint64(n), record.CRCSeed); msg == "" {
 		t.Fatalf("Decode accepted id %d for a record of %d", id+1, id)
 	}
-	if _, msg := record.Decode(buf, off, id, off+1, uint64(n)); msg == "" {
+	if _, msg := record.Decode(buf, off, id, off+1, uint64(n), record.CRCSeed); msg == "" {
 		t.Fatalf("Decode accepted a record below minOff")
 	}
 	if n > 0 {
-		if _, msg := record.Decode(buf, off, id, off, uint64(n-1)); msg == "" {
+		if _, msg := record.Decode(buf, off, id, off, uint64(n-1), record.CRCSeed); msg == "" {
 			t.Fatalf("Decode accepted a length over the limit")
 		}
 	}
@@ -116,7 +116,7 @@ func roundTrip(t *testing.T, id uint64, payload []byte, pad int, pos, flip uint3
 	}
 	buf[i] ^= x
 	for _, w := range []uint64{id, binary.LittleEndian.Uint64(buf[pad+8:])} {
-		got, msg := record.Decode(buf, off, w, 0, 1<<32-1)
+		got, msg := record.Decode(buf, off, w, 0, 1<<32-1, record.CRCSeed)
 		if msg == "" && (w != id || !bytes.Equal(got, payload)) {
 			t.Fatalf("record of id %d (%d bytes) with byte %d ^= %#x decodes as id %d, %d bytes", id, n, i-pad, x, w, len(got))
 		}

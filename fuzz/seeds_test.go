@@ -421,7 +421,7 @@ func corruptSeeds(tpls []*template) []seed {
 func recordSeeds() []seed {
 	rec := func(pad int, id uint64, payload []byte) []byte {
 		b := make([]byte, pad+int(record.Size(len(payload))))
-		record.Put(b[pad:], id, payload, false)
+		record.Put(b[pad:], record.CRCSeed, id, payload, false)
 		return b
 	}
 	hello := []byte("hello, ringlog")

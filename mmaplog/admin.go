@@ -78,6 +78,12 @@ type Stats struct {
 	// what retention removed over the log's life, in every process (a writer killed
 	// between its delete and the count may leave one step uncounted).
 	RetentionRemovedSegments, RetentionRemovedEvents, RetentionReclaimedBytes uint64
+	// PoolFiles is the number of freed segment files in the recycling pool now
+	// (docs/FORMAT.md section 14); their bytes count in BytesAllocated, not in TotalBytes.
+	PoolFiles int
+	// RecycledSegments counts the segment files this handle made from the pool instead
+	// of creating them.
+	RecycledSegments uint64
 	// LastRepair is what the last repair of Open removed from the end of the log (events
 	// past the recovery point that a power loss tore), with the count of such repairs over
 	// the log's life; nil when no Open ever removed anything (or when the record is damaged,
@@ -108,6 +114,7 @@ func (l *Log) Stats() (Stats, error) {
 		NextEventID:       st.next,
 		SyncedNextEventID: l.durableNext(&st),
 		SharedFlushes:     l.sy.shared.Load(),
+		RecycledSegments:  l.recycled.Load(),
 		SegmentSize:       l.opts.segmentSize,
 		ActiveSegment:     st.activeSeq,
 		IndexCapacity:     st.indexCap,
@@ -146,6 +153,11 @@ func (l *Log) Stats() (Stats, error) {
 			if seq >= firstLiveSeq && seq < st.activeSeq {
 				s.BytesUsed += size
 			}
+			continue
+		}
+		if _, ok := parsePoolFileName(name); ok {
+			s.PoolFiles++
+			s.BytesAllocated += size
 			continue
 		}
 		if _, ok := ringindex.ParseFileName(name); ok || name == metaFileName {

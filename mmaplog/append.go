@@ -189,7 +189,7 @@ func (w *wtx) putOne(first EventID, e []byte, size uint64) (ok bool) {
 			ok = false
 		}
 	}()
-	putRecord(w.l.wseg.data[off:off+size], first, e, false)
+	putRecord(w.l.wseg.data[off:off+size], w.l.wseg.seed, first, e, false)
 	w.store(first, ringindex.MakeSlot(st.activeSeq, off))
 	st.next, st.newest, st.live, st.writeOff = first+1, first, st.live+1, off+size
 	return true
@@ -284,7 +284,7 @@ func (w *wtx) appendRecords(first EventID, events [][]byte) error {
 			firstSeq, firstOff = seq, off
 		}
 		id := first + uint64(i)
-		putRecord(seg.data[off:off+size], id, e, i < len(events)-1)
+		putRecord(seg.data[off:off+size], seg.seed, id, e, i < len(events)-1)
 		w.store(id, ringindex.MakeSlot(seq, off))
 		off += size
 		if appendAbortHook != nil && appendAbortHook(i+1) {

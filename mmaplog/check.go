@@ -177,7 +177,7 @@ func (l *Log) CheckProgress(progress func(verified, total uint64)) (rep *Report,
 				if seg == nil {
 					break
 				}
-				p, msg := decodeRecord(seg.data, slot.Offset(), id, l.opts.maxEventSize)
+				p, msg := decodeRecord(seg.data, slot.Offset(), id, l.opts.maxEventSize, seg.seed)
 				if msg != "" {
 					rep.add(l.segmentPath(seq), int64(slot.Offset()), id, true, "%s", msg)
 					break

@@ -58,3 +58,35 @@ func msync(b []byte) error {
 	}
 	return unix.Msync(b, unix.MS_SYNC)
 }
+
+// recyclingSupported reports whether segment files may be recycled here: on Linux a
+// flock belongs to the open file, which a mapping keeps alive, so the shared lock a
+// handle takes before it maps a segment lasts exactly as long as the mapping
+// (docs/FORMAT.md sections 9 and 14).
+const recyclingSupported = true
+
+// lockMapping takes the shared lock that a mapping of segment file f holds. It fails,
+// without blocking, when a recycler holds the file exclusively.
+func lockMapping(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+		return nil
+	}
+}
+
+// lockRecycle takes the exclusive lock of a pool file that is about to become a new
+// segment. It reports false, without blocking, when some process still maps the file.
+func lockRecycle(f *os.File) bool {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			return err == nil
+		}
+	}
+}

@@ -20,3 +20,13 @@ func prefault(b []byte) {}
 
 // msync flushes the whole mapping holding b.
 func msync(b []byte) error { return mmap.MMap(b).Flush() }
+
+// recyclingSupported is false here: a flock is not known to last as long as a mapping
+// of its file, which recycling relies on (docs/FORMAT.md section 14).
+const recyclingSupported = false
+
+// lockMapping does nothing here: no process recycles segment files.
+func lockMapping(f *os.File) error { return nil }
+
+// lockRecycle is never called here (recycling is off); it refuses.
+func lockRecycle(f *os.File) bool { return false }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math/rand/v2"
 	"unsafe"
 
 	"github.com/ringlog/ringlog/internal/record"
@@ -71,8 +72,9 @@ const (
 //
 //	offset  size  field
 //	0       8     magic        "RLOGSEG\x00"                    must not change
-//	8       4     version      = 2                              must not change
-//	12      4     headerSize   = 64
+//	8       4     version      = 3                              must not change
+//	12      4     salt         version 3: the record seed of this incarnation of the file
+//	                           (docs/FORMAT.md section 14); version 2: headerSize = 64
 //	16      8     seq
 //	24      8     segmentSize
 //	32      16    logID
@@ -81,7 +83,8 @@ const (
 //	56      8     sealedAt     Unix ns when the writer left the segment (0: unknown)
 const (
 	segMagic      = "RLOGSEG\x00" // must not change
-	segVersion    = 2             // must not change (1: no more bit in records)
+	segVersion    = 3             // must not change (1: no more bit in records, 2: no salt)
+	segVersionMin = 2             // the oldest version readers accept
 	segHeaderSize = 64
 	segHeaderLen  = 52
 )
@@ -110,14 +113,16 @@ const (
 
 func recordSize(payload int) uint64 { return record.Size(payload) }
 
-// putRecord writes the record of id; more marks one that is not the last of its batch.
-func putRecord(dst []byte, id EventID, payload []byte, more bool) {
-	record.Put(dst, id, payload, more)
+// putRecord writes the record of id under the segment's seed; more marks one that is
+// not the last of its batch.
+func putRecord(dst []byte, seed uint32, id EventID, payload []byte, more bool) {
+	record.Put(dst, seed, id, payload, more)
 }
 
-// decodeRecord validates the record of id at seg[off:] and returns its payload.
-func decodeRecord(seg []byte, off uint64, want EventID, maxEvent uint64) ([]byte, string) {
-	return record.Decode(seg, off, want, segHeaderSize, maxEvent)
+// decodeRecord validates the record of id at seg[off:] under the segment's seed and
+// returns its payload.
+func decodeRecord(seg []byte, off uint64, want EventID, maxEvent uint64, seed uint32) ([]byte, string) {
+	return record.Decode(seg, off, want, segHeaderSize, maxEvent, seed)
 }
 
 // metaHeader is the immutable part of the meta file.
@@ -167,13 +172,29 @@ type segHeader struct {
 	seq         uint64
 	segmentSize uint64
 	logID       [16]byte
+	salt        uint32 // the record seed (version 3); encodeSegHeader needs a usable one
 }
 
+// newSalt returns the salt of a segment file's next incarnation: prev+1 when the file had
+// a salt (so no record of an earlier use validates again), else a random one; never a
+// seed under which unwritten space validates, nor the seed of older segment versions.
+func newSalt(prev uint32, hadSalt bool) uint32 {
+	salt := prev + 1
+	if !hadSalt {
+		salt = rand.Uint32()
+	}
+	for !record.SeedUsable(salt) {
+		salt++
+	}
+	return salt
+}
+
+// encodeSegHeader returns the 64-byte header of a version-3 segment file.
 func encodeSegHeader(h segHeader) []byte {
 	b := make([]byte, segHeaderSize)
 	copy(b[0:8], segMagic)
 	binary.LittleEndian.PutUint32(b[8:12], segVersion)
-	binary.LittleEndian.PutUint32(b[12:16], segHeaderSize)
+	binary.LittleEndian.PutUint32(b[12:16], h.salt)
 	binary.LittleEndian.PutUint64(b[16:24], h.seq)
 	binary.LittleEndian.PutUint64(b[24:32], h.segmentSize)
 	copy(b[32:48], h.logID[:])
@@ -182,33 +203,41 @@ func encodeSegHeader(h segHeader) []byte {
 }
 
 // checkSegHeader validates b as the header of segment seq of the log with the given id and
-// segment size.
-func checkSegHeader(path string, b []byte, want segHeader) error {
+// segment size, and returns the record seed of the file (docs/FORMAT.md section 3).
+func checkSegHeader(path string, b []byte, want segHeader) (seed uint32, err error) {
 	if len(b) < segHeaderLen {
-		return corruptf(path, int64(len(b)), "segment header truncated")
+		return 0, corruptf(path, int64(len(b)), "segment header truncated")
 	}
 	if string(b[0:8]) != segMagic {
-		return corruptf(path, 0, "bad magic %q", b[0:8])
+		return 0, corruptf(path, 0, "bad magic %q", b[0:8])
 	}
-	if v := binary.LittleEndian.Uint32(b[8:12]); v != segVersion {
-		return &CorruptError{Path: path, Offset: 8, What: fmt.Sprintf("version %d, want %d", v, segVersion), Err: ErrVersion}
+	v := binary.LittleEndian.Uint32(b[8:12])
+	if v < segVersionMin || v > segVersion {
+		return 0, &CorruptError{Path: path, Offset: 8, What: fmt.Sprintf("version %d, want %d to %d", v, segVersionMin, segVersion), Err: ErrVersion}
 	}
 	if got, want := binary.LittleEndian.Uint32(b[48:52]), crc32.Checksum(b[0:48], castagnoli); got != want {
-		return corruptf(path, 48, "header checksum %08x, want %08x", got, want)
+		return 0, corruptf(path, 48, "header checksum %08x, want %08x", got, want)
 	}
-	if s := binary.LittleEndian.Uint32(b[12:16]); s != segHeaderSize {
-		return corruptf(path, 12, "header size %d, want %d", s, segHeaderSize)
+	seed = record.CRCSeed
+	word := binary.LittleEndian.Uint32(b[12:16])
+	switch {
+	case v == 2 && word != segHeaderSize:
+		return 0, corruptf(path, 12, "header size %d, want %d", word, segHeaderSize)
+	case v >= 3 && !record.SeedUsable(word):
+		return 0, corruptf(path, 12, "salt %#08x cannot seed records", word)
+	case v >= 3:
+		seed = word
 	}
 	if s := binary.LittleEndian.Uint64(b[16:24]); s != want.seq {
-		return corruptf(path, 16, "segment seq %d, want %d", s, want.seq)
+		return 0, corruptf(path, 16, "segment seq %d, want %d", s, want.seq)
 	}
 	if s := binary.LittleEndian.Uint64(b[24:32]); s != want.segmentSize {
-		return corruptf(path, 24, "segment size %d, want %d", s, want.segmentSize)
+		return 0, corruptf(path, 24, "segment size %d, want %d", s, want.segmentSize)
 	}
 	if string(b[32:48]) != string(want.logID[:]) {
-		return corruptf(path, 32, "segment belongs to another log")
+		return 0, corruptf(path, 32, "segment belongs to another log")
 	}
-	return nil
+	return seed, nil
 }
 
 // state is one committed state of the log (a state copy in the meta file). See

@@ -25,6 +25,8 @@ type Inspection struct {
 	Segments []SegmentInfo
 	// Lock describes the writer lock: its holder and the writers waiting for it.
 	Lock LockInfo
+	// Pool lists the names of the files in the recycling pool (docs/FORMAT.md section 14).
+	Pool []string
 	// Other lists the names of the other files in the directory (temporary files of a
 	// create in progress, files that are not the log's).
 	Other []string
@@ -167,6 +169,10 @@ func (l *Log) Inspect() (in *Inspection, err error) {
 				}
 			}
 			in.Indexes = append(in.Indexes, x)
+			continue
+		}
+		if _, ok := parsePoolFileName(name); ok {
+			in.Pool = append(in.Pool, name)
 			continue
 		}
 		if name != metaFileName && name != lockFileName {

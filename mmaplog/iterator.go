@@ -228,7 +228,7 @@ func (it *Iterator) fillRun(slot ringindex.Slot, limit EventID) {
 		if s.IsZero() || s.SeqLow() != seqLow {
 			break
 		}
-		p, msg := decodeRecord(seg.data, s.Offset(), id, maxEvent)
+		p, msg := decodeRecord(seg.data, s.Offset(), id, maxEvent, seg.seed)
 		if msg != "" {
 			break
 		}
@@ -303,7 +303,7 @@ func (it *Iterator) read(id EventID) ([]byte, ringindex.Slot, error) {
 		s.refs.Add(1)
 		it.seg = s
 	}
-	p, msg := decodeRecord(it.seg.data, slot.Offset(), id, l.opts.maxEventSize)
+	p, msg := decodeRecord(it.seg.data, slot.Offset(), id, l.opts.maxEventSize, it.seg.seed)
 	if msg != "" {
 		return nil, 0, corruptf(l.segmentPath(seq), int64(slot.Offset()), "event %d: %s", id, msg)
 	}

@@ -89,6 +89,7 @@ type Log struct {
 	prepWG      sync.WaitGroup
 	prepBusy    atomic.Bool
 	preparedSeq atomic.Uint64 // highest seq this handle has prepared + 1
+	recycled    atomic.Uint64 // segment files this handle made from the pool (Stats)
 	// growPrefault is the index generation whose growth-copy range this handle is
 	// prefaulting in the background (0: none); the copy waits for it (copyDeferred).
 	growPrefault atomic.Uint64
@@ -202,7 +203,7 @@ func (l *Log) create() error {
 	binary.LittleEndian.PutUint64(id[8:16], rand.Uint64())
 	segPath := join(l.dir, segmentFileName(0))
 	_ = removeIfExists(segPath) // leftovers of a creator that died before publishing meta
-	if err := createFile(segPath, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: 0, segmentSize: l.opts.segmentSize, logID: id}), l.opts.fileMode); err != nil {
+	if err := createFile(segPath, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: 0, segmentSize: l.opts.segmentSize, logID: id, salt: newSalt(0, false)}), l.opts.fileMode); err != nil {
 		return fmt.Errorf("mmaplog: create segment: %w", err)
 	}
 	idxPath := join(l.dir, ringindex.FileName(1))

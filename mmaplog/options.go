@@ -55,7 +55,22 @@ type Options struct {
 	// ErrInvalidOptions, and nothing is changed. Log.SetRetention replaces it later,
 	// including with the zero value.
 	Retention Retention
+	// RecycleSegments bounds the pool of freed segment files this handle keeps to become
+	// later segments instead of unlinking them (docs/FORMAT.md section 14): a recycled
+	// file's blocks are already written, so appends into it take no page of a new file
+	// and a durable flush of them needs no extent conversion. 0 means
+	// DefaultRecycleSegments, a negative value turns recycling off (pool files are then
+	// deleted at Open), at most MaxRecycleSegments. Under a MaxBytes retention policy the
+	// pool holds at most one file. Recycling is Linux only; elsewhere it is always off.
+	RecycleSegments int
 }
+
+const (
+	// DefaultRecycleSegments is the pool bound when Options.RecycleSegments is 0.
+	DefaultRecycleSegments = 4
+	// MaxRecycleSegments is the largest Options.RecycleSegments.
+	MaxRecycleSegments = 64
+)
 
 // resolved holds the options after defaults, for one open log.
 type resolved struct {
@@ -71,6 +86,7 @@ type resolved struct {
 	sync          SyncPolicy
 	syncEvery     time.Duration
 	retention     Retention
+	recycle       int // pool bound (0: recycling off)
 	explicitSeg   bool
 	explicitEvent bool
 }
@@ -155,6 +171,16 @@ func resolveOptions(o *Options) (resolved, error) {
 		return r, invalidOptions("Retention.MaxAge %v is negative", o.Retention.MaxAge)
 	}
 	r.retention = o.Retention
+	switch {
+	case o.RecycleSegments > MaxRecycleSegments:
+		return r, invalidOptions("RecycleSegments %d exceeds %d", o.RecycleSegments, MaxRecycleSegments)
+	case !recyclingSupported || o.RecycleSegments < 0:
+		r.recycle = 0
+	case o.RecycleSegments == 0:
+		r.recycle = DefaultRecycleSegments
+	default:
+		r.recycle = o.RecycleSegments
+	}
 	return r, r.fitSegment()
 }
 

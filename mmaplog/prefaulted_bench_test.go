@@ -71,7 +71,7 @@ func BenchmarkAppendHoldLockPrefaulted(b *testing.B) {
 			if off+size > l.opts.segmentSize {
 				seq, off = (seq+1)%segs, segHeaderSize
 			}
-			putRecord(mapped[seq].data[off:off+size], uint64(i), ev, false)
+			putRecord(mapped[seq].data[off:off+size], mapped[seq].seed, uint64(i), ev, false)
 			x.Store(uint64(i), ringindex.MakeSlot(seq, off))
 			off += size
 			atomic.StoreUint64(&word, uint64(i))

@@ -72,7 +72,7 @@ func (l *Log) locateIn(v *view, id EventID) ([]byte, *segment, error) {
 			return nil, nil, err
 		}
 	}
-	payload, msg := decodeRecord(seg.data, slot.Offset(), id, l.opts.maxEventSize)
+	payload, msg := decodeRecord(seg.data, slot.Offset(), id, l.opts.maxEventSize, seg.seed)
 	if msg != "" {
 		return nil, nil, corruptf(l.segmentPath(seq), int64(slot.Offset()), "event %d: %s", id, msg)
 	}

@@ -120,7 +120,7 @@ func (w *wtx) scanTail(maxSeq uint64) (res tailScan) {
 		if err != nil {
 			return nil, false, false
 		}
-		p, msg := decodeRecord(seg.data, off, id, l.opts.maxEventSize)
+		p, msg := decodeRecord(seg.data, off, id, l.opts.maxEventSize, seg.seed)
 		return p, msg == "" && record.More(seg.data, off), msg == ""
 	}
 	for {
@@ -275,14 +275,22 @@ func (l *Log) highestSegmentFile() (uint64, error) {
 }
 
 // collectOrphans schedules for deletion the files the committed state does not reference:
-// segments below firstSeq, index files of other generations and stale temporary files.
+// segments below firstSeq, index files of other generations and stale temporary files;
+// it deletes pool files beyond the opener's pool bound.
 func (w *wtx) collectOrphans() {
 	entries, err := os.ReadDir(w.l.dir)
 	if err != nil {
 		return
 	}
+	bound := w.l.poolBound()
 	for _, e := range entries {
 		name := e.Name()
+		if k, ok := parsePoolFileName(name); ok {
+			if k >= bound { // beyond this opener's pool (all of it when recycling is off)
+				_ = os.Remove(join(w.l.dir, name))
+			}
+			continue
+		}
 		switch {
 		case isTempName(name):
 			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > orphanTempAge {

@@ -119,13 +119,19 @@ func rtCheckLive(t *testing.T, l *mmaplog.Log) mmaplog.Stats {
 	return st
 }
 
-// segFiles counts the segment files in dir (temporary ones left out).
+// segFiles counts the segment files in dir, the recycling pool's included (temporary ones
+// left out).
 func segFiles(t *testing.T, dir string) int {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "seg-*"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	pool, err := filepath.Glob(filepath.Join(dir, "free-*")) // the recycling pool's files take space too
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = append(m, pool...)
 	n := 0
 	for _, p := range m {
 		if !strings.Contains(filepath.Base(p), ".tmp-") {

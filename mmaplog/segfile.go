@@ -85,6 +85,7 @@ type segmentFile struct {
 	path   string
 	data   mmap.MMap
 	maxLen uint64 // the largest payload a record of this segment size can have
+	seed   uint32 // the record seed the header names
 	lastID EventID
 	haveID bool // lastID holds the id of the last valid record
 }
@@ -104,6 +105,9 @@ func openSegmentFile(path string) (*segmentFile, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "read segment", Path: path, Err: fmt.Errorf("%w: not a regular file", ErrCorrupt)}
 	}
+	if err := lockMapping(f); err != nil { // a file of a live log may be recycled
+		return nil, corruptf(path, 0, "segment file is being recycled")
+	}
 	var hdr [segHeaderSize]byte
 	n, _ := f.ReadAt(hdr[:], 0)
 	if n < segHeaderLen {
@@ -113,7 +117,8 @@ func openSegmentFile(path string) (*segmentFile, error) {
 	// checksum and header size exactly as Open does.
 	want := segHeader{seq: binary.LittleEndian.Uint64(hdr[16:24]), segmentSize: binary.LittleEndian.Uint64(hdr[24:32])}
 	copy(want.logID[:], hdr[32:48])
-	if err := checkSegHeader(path, hdr[:n], want); err != nil {
+	seed, err := checkSegHeader(path, hdr[:n], want)
+	if err != nil {
 		return nil, err
 	}
 	if s := want.segmentSize; s < MinSegmentSize || s > MaxSegmentSize || s%4096 != 0 {
@@ -129,7 +134,7 @@ func openSegmentFile(path string) (*segmentFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: map %s: %w", path, err)
 	}
-	return &segmentFile{path: path, data: m, maxLen: want.segmentSize - segHeaderSize - recordHeaderSize}, nil
+	return &segmentFile{path: path, data: m, seed: seed, maxLen: want.segmentSize - segHeaderSize - recordHeaderSize}, nil
 }
 
 // close unmaps the file.
@@ -178,7 +183,7 @@ func (sf *segmentFile) decodeMsg(off uint64) ([]byte, EventID, string) {
 		return nil, 0, "record header beyond the end of the file"
 	}
 	id := binary.LittleEndian.Uint64(sf.data[off+8:])
-	p, msg := decodeRecord(sf.data, off, id, sf.maxLen)
+	p, msg := decodeRecord(sf.data, off, id, sf.maxLen, sf.seed)
 	return p, id, msg
 }
 

@@ -108,7 +108,7 @@ func TestReadSegmentDamagedAndForeign(t *testing.T) {
 		{"header checksum", func(t *testing.T, p string) { flip(t, p, 48) }, mmaplog.ErrCorrupt, 0, 48},
 		{"magic", func(t *testing.T, p string) { mmaplog.PatchFile(t, p, 0, []byte("NOTASEG!")) }, mmaplog.ErrCorrupt, 0, 0},
 		{"newer version", func(t *testing.T, p string) {
-			mmaplog.PatchFile(t, p, 8, []byte{3, 0, 0, 0})
+			mmaplog.PatchFile(t, p, 8, []byte{4, 0, 0, 0})
 		}, mmaplog.ErrVersion, 0, 8},
 		{"truncated below its size", func(t *testing.T, p string) {
 			if err := os.Truncate(p, 8192); err != nil {

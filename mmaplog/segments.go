@@ -13,6 +13,7 @@ import (
 // segment is one mapped segment file of this handle.
 type segment struct {
 	seq   uint64
+	seed  uint32 // the record seed of the file's incarnation (its header's salt)
 	data  mmap.MMap
 	refs  atomic.Int32 // pins held by View callbacks and iterators
 	owner *Log         // the handle that mapped it (whose segCache may hold it)
@@ -55,7 +56,11 @@ func (l *Log) cachedSegment(seq uint64) *segment {
 // deleted meanwhile (which unlinks segments).
 var errSegmentGone = fmt.Errorf("%w: segment file is missing", ErrCorrupt)
 
-// mapSegment opens, validates and maps segment seq.
+// mapSegment opens, validates and maps segment seq. The mapping holds a shared flock on
+// the file for as long as it exists (taken before the header is read), which keeps the
+// file out of recycling meanwhile (docs/FORMAT.md sections 9 and 14). A file that a
+// recycler holds, or one whose header names another seq (recycled after it was opened
+// by name), fails like a missing one: readers recheck the event, which a delete removed.
 func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	path := join(l.dir, segmentFileName(seq))
 	f, err := os.OpenFile(path, l.openFlag(), 0)
@@ -66,6 +71,9 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 		return nil, fmt.Errorf("mmaplog: %w", err)
 	}
 	defer f.Close()
+	if err := lockMapping(f); err != nil {
+		return nil, &CorruptError{Path: path, What: "segment file is being recycled", Err: errSegmentGone}
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: %w", err)
@@ -77,14 +85,15 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	if _, err := f.ReadAt(hdr[:], 0); err != nil {
 		return nil, corruptf(path, 0, "read header: %v", err)
 	}
-	if err := checkSegHeader(path, hdr[:], segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}); err != nil {
+	seed, err := checkSegHeader(path, hdr[:], segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID})
+	if err != nil {
 		return nil, err
 	}
 	m, err := mmap.MapRegion(f, int(l.opts.segmentSize), l.mapProt(), 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: map %s: %w", path, err)
 	}
-	return &segment{seq: seq, data: m, owner: l}, nil
+	return &segment{seq: seq, seed: seed, data: m, owner: l}, nil
 }
 
 // lookupSegment returns the mapping of seq. The caller holds segMu for reading; if seq is
@@ -187,14 +196,22 @@ func (l *Log) dropSegments(firstSeq uint64, dead []uint64) {
 	}
 }
 
-// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one).
-// The caller holds the writer lock.
+// ensureSegmentFile creates segment seq if it does not exist yet (reusing a prepared one,
+// or making it from the recycling pool). The caller holds the writer lock.
 func (l *Log) ensureSegmentFile(seq uint64) error {
 	path := join(l.dir, segmentFileName(seq))
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	err := createFile(path, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}), l.opts.fileMode)
+	tmp, recycled, err := l.prepareSegmentTemp(seq)
+	if err == nil {
+		if err = renameNoReplace(tmp, path); err != nil {
+			l.discardTemp(tmp)
+		} else {
+			l.published(recycled)
+			err = syncDir(l.dir)
+		}
+	}
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("mmaplog: create segment %d: %w", seq, err)
 	}
@@ -231,9 +248,9 @@ func (l *Log) prepareAhead(seq uint64) {
 // later. It returns an error (and creates nothing) when the log has moved past seq.
 func (l *Log) publishPrepared(seq uint64) error {
 	path := l.segmentPath(seq)
-	tmp := ""
+	tmp, recycled := "", false
 	if _, err := os.Stat(path); err != nil {
-		tmp, err = prepareTemp(path, int64(l.opts.segmentSize), encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID}), l.opts.fileMode)
+		tmp, recycled, err = l.prepareSegmentTemp(seq)
 		if err != nil {
 			return err
 		}
@@ -241,7 +258,7 @@ func (l *Log) publishPrepared(seq uint64) error {
 	w, err := l.begin()
 	if err != nil {
 		if tmp != "" {
-			_ = os.Remove(tmp)
+			l.discardTemp(tmp)
 		}
 		return err
 	}
@@ -249,7 +266,7 @@ func (l *Log) publishPrepared(seq uint64) error {
 	if seq < active || tmp == "" {
 		w.abort()
 		if tmp != "" {
-			_ = os.Remove(tmp)
+			l.discardTemp(tmp)
 			l.preparedSeq.Store(active)
 			return errSegmentGone
 		}
@@ -258,12 +275,13 @@ func (l *Log) publishPrepared(seq uint64) error {
 	err = renameNoReplace(tmp, path) // under the lock: the log cannot move past seq meanwhile
 	w.abort()
 	if err != nil {
-		_ = os.Remove(tmp)
+		l.discardTemp(tmp)
 		if errors.Is(err, fs.ErrExist) {
 			return nil
 		}
 		return err
 	}
+	l.published(recycled)
 	return syncDir(l.dir)
 }
 

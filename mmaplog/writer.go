@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/ringlog/ringlog/internal/record"
 	"github.com/ringlog/ringlog/ringindex"
 )
 
@@ -147,7 +146,7 @@ func (l *Log) tailEnd(st *state, idx *ringindex.Index) (end uint64) {
 	if err != nil {
 		return end
 	}
-	if p, msg := decodeRecord(seg.data, slot.Offset(), st.newest, l.opts.maxEventSize); msg == "" {
+	if p, msg := decodeRecord(seg.data, slot.Offset(), st.newest, l.opts.maxEventSize, seg.seed); msg == "" {
 		end = slot.Offset() + recordSize(len(p))
 	}
 	return end
@@ -157,25 +156,32 @@ func (l *Log) tailEnd(st *state, idx *ringindex.Index) (end uint64) {
 // writer was killed, or it failed) left at or after offset off of segment seq, the
 // committed end, before anything is written there: otherwise, after a power loss, a scan
 // that ran through the new records could go on into old ones of the next ids, left where
-// they line up, and recover events nobody committed (docs/FORMAT.md section 6). The space
-// after the committed end is all zero unless such an append ran, so the check is one
-// load. A missing segment holds nothing.
+// they line up, and recover events nobody committed (docs/FORMAT.md section 5.1). Past the
+// committed end no record validates under the segment's seed unless such an append ran
+// (the space is zero, or an earlier incarnation's bytes of a recycled file), so the check
+// is one header load: an abandoned append's first record carries an id in
+// [next, next + segmentSize/16). A missing segment holds nothing.
 func (w *wtx) clearAbandoned(seq, off uint64) error {
 	seg, err := w.segment(seq)
 	if err != nil || off+recordHeaderSize > uint64(len(seg.data)) {
 		return nil
 	}
 	data := seg.data
+	lo, hi := w.st.next, w.st.next+uint64(len(data))/recordHeaderSize
 	end := off
 	for end+recordHeaderSize <= uint64(len(data)) {
-		hdr := data[end : end+recordHeaderSize]
-		if binary.LittleEndian.Uint64(hdr[0:8])|binary.LittleEndian.Uint64(hdr[8:16]) == 0 {
+		id := binary.LittleEndian.Uint64(data[end+8:])
+		if id < lo || id >= hi || (end > off && id != lo) { // then ids in sequence
 			break
 		}
-		n, _ := record.Length(data, end)
-		size := min(recordSize(int(min(n, uint64(len(data))))), uint64(len(data))-end)
+		p, msg := decodeRecord(data, end, id, w.l.opts.maxEventSize, seg.seed)
+		if msg != "" {
+			break
+		}
+		size := recordSize(len(p))
 		clear(data[end : end+size])
 		end += size
+		lo = id + 1
 	}
 	if end == off {
 		return nil
@@ -207,8 +213,11 @@ func (w *wtx) end() {
 		w.l.releaseSegment(seq)
 	}
 	w.pinned = w.pinned[:0]
-	for _, seq := range w.unlink {
-		_ = removeIfExists(w.l.segmentPath(seq))
+	if len(w.unlink) > 0 {
+		bound := w.l.poolBound()
+		for _, seq := range w.unlink {
+			w.l.retireSegmentFile(seq, bound)
+		}
 	}
 	if len(w.retire) > 0 {
 		w.l.retireIndexes(slices.Clone(w.retire))

@@ -79,6 +79,9 @@ func writeStatText(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 		}
 		fmt.Fprintf(tw, "%s\tsegment\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", filepath.Base(s.Path), s.Seq, s.State, first, last, count(s.Events), size(s.BytesUsed), size(s.BytesAllocated))
 	}
+	for _, p := range in.Pool {
+		fmt.Fprintf(tw, "%s\tpool\t\t\t\t\t\t\t\n", p)
+	}
 	for _, o := range in.Other {
 		fmt.Fprintf(tw, "%s\tother\t\t\t\t\t\t\t\n", o)
 	}
@@ -139,6 +142,7 @@ type (
 		Segments  []segmentJSON  `json:"segments"`
 		Lock      lockJSON       `json:"lock"`
 		Retention retentionJSON  `json:"retention"`
+		Pool      []string       `json:"pool_files"`
 		Other     []string       `json:"other_files"`
 		Limits    map[string]any `json:"limits"`
 	}
@@ -227,6 +231,7 @@ func writeStatJSON(e *env, st mmaplog.Stats, in *mmaplog.Inspection) error {
 		Meta: metaJSON{m.Path, m.Version, hex.EncodeToString(m.LogID[:]), m.SegmentSize, m.Generation, m.TailCount, m.NextEventID,
 			m.SyncedNextEventID, m.OldestEventID, m.NewestEventID, m.Live, m.Dead, m.FirstSegment, m.ActiveSegment, m.WriteOffset},
 		Lock:  lockJSON{in.Lock.Path, in.Lock.HolderPID, in.Lock.HolderKnown, in.Lock.Waiters, in.Lock.WaiterPIDs},
+		Pool:  in.Pool,
 		Other: in.Other,
 		Retention: retentionJSON{st.Retention.MaxBytes, st.Retention.MaxEvents, st.Retention.MaxAge.Seconds(), st.Retention.KeepUnconsumed,
 			st.RetentionRemovedSegments, st.RetentionRemovedEvents, st.RetentionReclaimedBytes},
