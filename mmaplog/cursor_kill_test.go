@@ -93,6 +93,7 @@ type consumerProc struct {
 	cmd      *exec.Cmd
 	lines    chan string
 	floor    uint64 // the highest commit of its cursor acknowledged before it started
+	at       uint64 // cursorLedger.own: the position of its cursor when it started
 	next     uint64 // the id after the last one it printed as read (its start position first)
 	inWindow bool   // its last line is "read": it has not printed the commit of that event
 }
@@ -140,10 +141,17 @@ type cursorLedger struct {
 	killsInWindow          int // kills of a consumer whose last line was "read"
 }
 
-// start starts a consumer on the ledger's cursor (the caller puts it in procs).
+// start starts a consumer on the ledger's cursor (the caller puts it in procs). With own
+// set, no other consumer runs on the cursor: the position it must resume at is read now.
 func (g *cursorLedger) start(t *testing.T, dir string) *consumerProc {
 	t.Helper()
-	return startConsumer(t, dir, g.acked, g.env...)
+	at, err := g.c.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startConsumer(t, dir, g.acked, g.env...)
+	p.at = at
+	return p
 }
 
 // take records one line of consumer p.
@@ -156,6 +164,9 @@ func (g *cursorLedger) take(t *testing.T, p *consumerProc, line string) {
 		g.starts++
 		if v < p.floor {
 			t.Fatalf("%s: a consumer resumed at %d below the commit %d acknowledged before it started", g.c.Name(), v, p.floor)
+		}
+		if g.own && v != p.at {
+			t.Fatalf("%s: a consumer resumed at %d, its cursor was at %d when it started", g.c.Name(), v, p.at)
 		}
 		p.next = v
 	case "read":

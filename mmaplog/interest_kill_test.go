@@ -24,7 +24,8 @@ import (
 //     fails the test);
 //   - each position, read through the parent's handle, never moves backward, never falls
 //     below a commit acknowledged before, never exceeds the highest id read + 1; a
-//     restarted consumer resumes there, at or above every commit acknowledged before;
+//     restarted consumer resumes exactly there, at or above every commit acknowledged
+//     before;
 //   - the oldest event is never above the lowest cursor position, and the log stays
 //     bounded by the slowest consumer: once a segment turnover has run after the
 //     parent read the lowest position m with next id n, oldest >= min(m, n-30) minus one
