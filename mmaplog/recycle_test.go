@@ -79,7 +79,9 @@ func rcInode(path string) uint64 {
 }
 
 // rcSegPath is the path of segment seq in dir.
-func rcSegPath(dir string, seq uint64) string { return filepath.Join(dir, fmt.Sprintf("seg-%016x", seq)) }
+func rcSegPath(dir string, seq uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("seg-%016x", seq))
+}
 
 // rcPoolFiles returns the pool files of dir.
 func rcPoolFiles(t *testing.T, dir string) []string {
