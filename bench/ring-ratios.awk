@@ -20,7 +20,7 @@ END {
 	app = median("BenchmarkRingSteadyState/append/size=128 ns/op")
 	pct = median("BenchmarkRingSteadyState/batch/n=1000/size=128 %-of-memcpy")
 	for (k in cnt) if (k ~ /^BenchmarkRingSteadyState\/flat\//) { split(k, p, " "); flat = p[1] }
-	heap = median(flat " heap-growth-MB"); rss = median(flat " rss-growth-MB"); peak = median(flat " rss-peak-growth-MB")
+	heap = median(flat " heap-growth-MiB"); rss = median(flat " rss-growth-MiB"); peak = median(flat " rss-peak-growth-MiB")
 	lp50 = median("BenchmarkWakeLatencyAcrossProcesses p50-µs"); lp99 = median("BenchmarkWakeLatencyAcrossProcesses p99-µs")
 	cp50 = median("BenchmarkCursorWakeLatencyAcrossProcesses p50-µs"); cp99 = median("BenchmarkCursorWakeLatencyAcrossProcesses p99-µs")
 	printf "ring targets (issue 15), medians of %d runs:\n", cnt["BenchmarkRingSteadyState/append/size=128 ns/op"]

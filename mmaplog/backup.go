@@ -59,9 +59,10 @@ const backupRetries = 4
 // *CorruptError naming it; NoCursors makes the copy without it.
 //
 // The writer lock is held only to snapshot the committed state, copy its index slots into
-// the new index file (a memory copy of 8 bytes per id) and pin the segments it names;
-// the record bytes are copied after the lock is released, which is safe because published
-// records below the write offset are never rewritten (docs/FORMAT.md section 11). Every
+// the new index file (a memory copy of 8 bytes per id), list the cursors and pin the
+// segments it names; the record bytes are copied after the lock is released, which is
+// safe because published records below the write offset are never rewritten
+// (docs/FORMAT.md section 11). Every
 // file is fsynced, the meta file is written last, and the directory is fsynced, so after
 // Backup returns the copy survives power loss. Unless opts.NoVerify, the copy is then
 // checked (Check): a copy that does not check clean (the source was damaged) is an error

@@ -192,9 +192,9 @@ func BenchmarkRingSteadyState(b *testing.B) {
 		ringCheck(b, l, before)
 		const mib = 1 << 20
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total), "ns/event")
-		b.ReportMetric((float64(heap1)-float64(heap0))/mib, "heap-growth-MB")
-		b.ReportMetric((float64(rss1)-float64(rss0))/mib, "rss-growth-MB")
-		b.ReportMetric((float64(peak)-float64(rss0))/mib, "rss-peak-growth-MB")
+		b.ReportMetric((float64(heap1)-float64(heap0))/mib, "heap-growth-MiB")
+		b.ReportMetric((float64(rss1)-float64(rss0))/mib, "rss-growth-MiB")
+		b.ReportMetric((float64(peak)-float64(rss0))/mib, "rss-peak-growth-MiB")
 		b.Logf("%d events: heap in use %.1f -> %.1f MiB, RSS %.1f -> %.1f MiB (peak sampled %.1f MiB)",
 			total, float64(heap0)/mib, float64(heap1)/mib, float64(rss0)/mib, float64(rss1)/mib, float64(peak)/mib)
 	})
