@@ -38,7 +38,14 @@ bench: ## Benchmarks of mmaplog, flock, ringindex (6 runs) into bench.txt, then 
 	@$(GO) run $(BENCHSTAT) bench.txt || echo "benchstat not available; raw figures are in bench.txt"
 	$(MAKE) bench-peers
 
-.PHONY: bench-peers bench-quick bench-durable strace-durable
+.PHONY: bench-peers bench-quick bench-durable strace-durable bench-ring
+
+RINGBENCH := ^Benchmark(AppendHoldLockPrefaulted|RingSteadyState|(Cursor)?WakeLatencyAcrossProcesses)$$
+
+bench-ring: ## Issue 15's ring targets in one run (steady-state ring vs prefaulted append, batch vs memcpy, heap/RSS, cursor wake-up; -count 5; RINGLOG_LONG=1: 100M events) into bench/results/ring.txt
+	set -o pipefail; $(GO) test ./mmaplog -run '^$$' -bench '$(RINGBENCH)' -benchmem -count 5 -timeout 90m | tee bench/results/ring.txt
+	@$(GO) run $(BENCHSTAT) bench/results/ring.txt || echo "benchstat not available; raw figures are in bench/results/ring.txt"
+	@awk -f bench/ring-ratios.awk bench/results/ring.txt
 
 bench-peers: ## ringlog vs tidwall/wal, raft-wal and the machine's limits (bench/, -count 6) into bench/results and README
 	cd bench && GO=$(GO) BENCHSTAT=$(BENCHSTAT) bash ./run.sh full

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"slices"
 
+	"github.com/ringlog/ringlog/internal/cursortable"
 	"github.com/ringlog/ringlog/internal/record"
 	"github.com/ringlog/ringlog/ringindex"
 )
@@ -18,6 +20,9 @@ type BackupOptions struct {
 	Progress func(copied, total uint64)
 	// NoVerify skips the Check of the copy that Backup runs before it returns.
 	NoVerify bool
+	// NoCursors leaves the cursor table (Log.Cursor) out of the copy: the copy has no
+	// cursors. Without it a damaged table in the source fails the backup.
+	NoCursors bool
 }
 
 // BackupInfo describes the copy Backup made: exactly the events of one committed state of
@@ -32,6 +37,8 @@ type BackupInfo struct {
 	Bytes    uint64
 	// Report is the Check of the copy (nil with NoVerify).
 	Report *Report
+	// Cursors is the number of cursors copied, at their positions of the copied state.
+	Cursors int
 }
 
 // backupRetries bounds the attempts of Backup to snapshot a state whose index capacity
@@ -43,10 +50,19 @@ const backupRetries = 4
 // exactly the events of one committed state of the source, opens, and checks clean. dest
 // must not exist or be an empty directory; it is created with the handle's DirMode.
 //
+// The copy has the source's cursors (unless opts.NoCursors), each at its committed
+// position read while the state was snapshotted, so that a consumer of the copy resumes
+// where it was. Positions are copied as they are, also one below the copied oldest event
+// (its Follow in the copy reports ErrCursorBehind, as it would have in the source) or
+// above NextEventID (committed ahead of the log: it skips the same ids in both). A cursor
+// table that cannot be read (a damaged entry or header) fails the backup with a
+// *CorruptError naming it; NoCursors makes the copy without it.
+//
 // The writer lock is held only to snapshot the committed state, copy its index slots into
-// the new index file (a memory copy of 8 bytes per id) and pin the segments it names;
-// the record bytes are copied after the lock is released, which is safe because published
-// records below the write offset are never rewritten (docs/FORMAT.md section 11). Every
+// the new index file (a memory copy of 8 bytes per id), list the cursors and pin the
+// segments it names; the record bytes are copied after the lock is released, which is
+// safe because published records below the write offset are never rewritten
+// (docs/FORMAT.md section 11). Every
 // file is fsynced, the meta file is written last, and the directory is fsynced, so after
 // Backup returns the copy survives power loss. Unless opts.NoVerify, the copy is then
 // checked (Check): a copy that does not check clean (the source was damaged) is an error
@@ -82,6 +98,9 @@ func (l *Log) Backup(dest string, opts *BackupOptions) (*BackupInfo, error) {
 		if !rep.OK() {
 			return info, fmt.Errorf("%w: backup %s: the copy does not check clean (%d problems, the first: %s)", ErrCorrupt, dest, len(rep.Problems), rep.Problems[0])
 		}
+		if err := b.verifyCursors(); err != nil {
+			return info, err
+		}
 	}
 	return info, nil
 }
@@ -115,6 +134,8 @@ type backup struct {
 	idx     *ringindex.Index
 	copied  uint64
 	total   uint64
+	curTab  *cursortable.Table // the source's cursor table (nil: none, or NoCursors)
+	cursors []cursortable.Info // its cursors, read under the lock of the snapshot
 }
 
 // run makes the copy: snapshot under the lock, then segments, index, meta.
@@ -138,20 +159,28 @@ func (b *backup) run() (*BackupInfo, error) {
 	if err := b.finishIndex(); err != nil {
 		return nil, err
 	}
+	if err := b.writeCursors(); err != nil {
+		return nil, err
+	}
 	if err := b.writeMeta(); err != nil {
 		return nil, err
 	}
-	info := &BackupInfo{Events: b.st.live, OldestEventID: b.st.oldest, NextEventID: b.st.next, Segments: len(b.pinned), Bytes: b.copied}
+	info := &BackupInfo{Events: b.st.live, OldestEventID: b.st.oldest, NextEventID: b.st.next, Segments: len(b.pinned), Bytes: b.copied,
+		Cursors: len(b.cursors)}
 	return info, nil
 }
 
 // snapshot takes the writer lock and, under it, loads the committed state, copies its
-// index slots of [oldest, next) into a new index file in dest and pins the segments of
-// [firstSeq, activeSeq]. The index file is created and its pages faulted in before the
-// lock is taken, with the capacity of the state as last seen; if a growth changed the
-// capacity meanwhile, it starts again.
+// index slots of [oldest, next) into a new index file in dest, reads the cursors and
+// pins the segments of [firstSeq, activeSeq]. The index file is created and its pages
+// faulted in, and the cursor table opened, before the lock is taken, with the capacity
+// of the state as last seen; if a growth changed the capacity meanwhile, it starts
+// again.
 func (b *backup) snapshot() error {
 	l := b.l
+	if err := b.openCursors(); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		if err := l.rlock(); err != nil {
 			return err
@@ -185,6 +214,10 @@ func (b *backup) snapshot() error {
 		b.st, b.idx = w.st, x
 		if w.st.live > 0 {
 			x.CopyFrom(w.idx, w.st.oldest, w.st.next)
+		}
+		if err := b.readCursors(); err != nil {
+			w.abort()
+			return err
 		}
 		err = b.pin(w.st.firstSeq, w.st.activeSeq)
 		w.abort() // nothing to commit: the lock was only for the snapshot
@@ -362,6 +395,73 @@ func (b *backup) writeMeta() error {
 		return fmt.Errorf("mmaplog: backup: %w", err)
 	}
 	return syncDir(b.dest)
+}
+
+// openCursors opens the source's cursor table, when it has one and the copy takes it.
+func (b *backup) openCursors() error {
+	if b.opts.NoCursors {
+		return nil
+	}
+	l := b.l
+	if err := l.rlock(); err != nil {
+		return err
+	}
+	defer l.segMu.RUnlock()
+	tab, err := l.cursorTable(false)
+	if err != nil {
+		return fmt.Errorf("mmaplog: backup: cursors (BackupOptions.NoCursors copies the log without them): %w", err)
+	}
+	b.curTab = tab
+	return nil
+}
+
+// readCursors reads every cursor's committed position (List: the table's lock, each
+// position a validated read of its entry, never torn). The caller holds the writer lock,
+// so the copied state's oldest is the source's meanwhile, and no event past its next is
+// published that a consumer could have read and committed.
+func (b *backup) readCursors() error {
+	if b.curTab == nil {
+		return nil
+	}
+	list, err := b.curTab.List()
+	if err != nil {
+		return fmt.Errorf("mmaplog: backup: cursors (BackupOptions.NoCursors copies the log without them): %w", cursorErr(err))
+	}
+	b.cursors = list
+	return nil
+}
+
+// writeCursors writes the copy's cursor table: the cursors read, at their positions.
+func (b *backup) writeCursors() error {
+	if b.curTab == nil {
+		return nil
+	}
+	if err := cursortable.WriteFile(b.dest, b.l.logID, b.l.opts.fileMode, b.cursors); err != nil {
+		return fmt.Errorf("mmaplog: backup: %w", err)
+	}
+	b.created = append(b.created, join(b.dest, cursortable.FileName))
+	return nil
+}
+
+// verifyCursors reads the copy's cursor table back: it must list exactly the cursors
+// written, else the copy is ErrCorrupt.
+func (b *backup) verifyCursors() error {
+	if b.curTab == nil {
+		return nil
+	}
+	t, err := cursortable.Open(b.dest, b.l.logID, true, false, 0)
+	if err != nil {
+		return fmt.Errorf("mmaplog: backup %s: the copy's cursors: %w", b.dest, cursorErr(err))
+	}
+	defer t.Close()
+	got, err := t.List()
+	if err != nil {
+		return fmt.Errorf("mmaplog: backup %s: the copy's cursors: %w", b.dest, cursorErr(err))
+	}
+	if !slices.Equal(got, b.cursors) {
+		return fmt.Errorf("%w: backup %s: the copy's cursors %v differ from the source's %v", ErrCorrupt, b.dest, got, b.cursors)
+	}
+	return nil
 }
 
 // removeCreated removes what a failed backup wrote into dest.

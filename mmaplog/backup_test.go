@@ -2,6 +2,7 @@ package mmaplog_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,38 @@ import (
 func init() {
 	childRoles["backupWriter"] = backupWriterChild
 	childRoles["backupDeleter"] = backupDeleterChild
+	childRoles["backupCommitter"] = backupCommitterChild
+}
+
+// backupCommitterChild commits the positions 1, 2, 3, ... of the cursor "c" as fast as
+// it can until the file "stop" appears in RINGLOG_TEST_DIR; it creates "ready-c" after
+// its first 1000 commits.
+func backupCommitterChild() int {
+	dir := os.Getenv("RINGLOG_TEST_DIR")
+	l, err := mmaplog.Open(dir, nil)
+	if err != nil {
+		return childFail("open: %v", err)
+	}
+	defer l.Close()
+	c, err := l.Cursor("c")
+	if err != nil {
+		return childFail("cursor: %v", err)
+	}
+	for p := c.Position() + 1; ; p++ {
+		if err := c.Commit(p); err != nil {
+			return childFail("commit %d: %v", p, err)
+		}
+		if p%1000 == 0 {
+			if p == 1000 {
+				if err := os.WriteFile(filepath.Join(dir, "ready-c"), nil, 0o640); err != nil {
+					return childFail("%v", err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "stop")); err == nil {
+				return 0
+			}
+		}
+	}
 }
 
 // backupDeleterChild deletes the log's prefix, keeping about the newest 5,000 events, as
@@ -332,4 +365,185 @@ func TestBackupOfDamagedLogFailsItsCheck(t *testing.T) {
 		t.Fatalf("backup of a damaged log: %v, want ErrCorrupt", err)
 	}
 	t.Logf("%v", err)
+}
+
+// cursorMap returns the cursors of l by name.
+func cursorMap(t *testing.T, l *mmaplog.Log) map[string]uint64 {
+	t.Helper()
+	list, err := l.Cursors()
+	if err != nil {
+		t.Fatalf("Cursors: %v", err)
+	}
+	m := map[string]uint64{}
+	for _, c := range list {
+		m[c.Name] = c.Position
+	}
+	return m
+}
+
+// ctCursor opens or creates the cursor name of l and commits pos (unless 0).
+func ctCursor(t *testing.T, l *mmaplog.Log, name string, pos uint64) *mmaplog.Cursor {
+	t.Helper()
+	c, err := l.Cursor(name)
+	if err != nil {
+		t.Fatalf("Cursor(%q): %v", name, err)
+	}
+	if pos != 0 {
+		if err := c.Commit(pos); err != nil {
+			t.Fatalf("Commit(%d): %v", pos, err)
+		}
+	}
+	return c
+}
+
+// The copy has the source's cursors at their positions, a consumer of the copy resumes
+// where it was, one behind the copied oldest event is told so, and the two tables are
+// independent afterwards. A log without cursors gets no cursors file.
+func TestBackupCopiesCursors(t *testing.T) {
+	l := ctOpen(t, t.TempDir(), ctOpts())
+	if dest, info := backupOf(t, l); info.Cursors != 0 {
+		t.Fatalf("backup of a log without cursors: %d cursors", info.Cursors)
+	} else if _, err := os.Stat(filepath.Join(dest, "cursors")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("backup of a log without cursors has a cursors file: %v", err)
+	}
+	ctAppendN(t, l, 900, 100)
+	ctCursor(t, l, "behind", 10)
+	ctCursor(t, l, "gone", 20)
+	if err := l.DeleteCursor("gone"); err != nil {
+		t.Fatal(err)
+	}
+	ctCursor(t, l, "mid", 700)
+	ctCursor(t, l, "tail", 900)
+	ctCursor(t, l, "ahead", 5000)
+	ctCursor(t, l, "new", 0) // created at the oldest event, 0, then behind too
+	mustDelete(t, l, 0, 499)
+	want := map[string]uint64{"behind": 10, "mid": 700, "tail": 900, "ahead": 5000, "new": 0}
+
+	dest, info := backupOf(t, l)
+	if got := cursorMap(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("source cursors %v, want %v", got, want)
+	}
+	cp := ctOpen(t, dest, ctOpts())
+	got := cursorMap(t, cp)
+	if fmt.Sprint(got) != fmt.Sprint(want) || info.Cursors != len(want) {
+		t.Fatalf("copy's cursors %v (info: %d), want %v", got, info.Cursors, want)
+	}
+	// A consumer of the copy resumes at its position with the source's bytes.
+	mid := ctCursor(t, cp, "mid", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	it := mid.Follow(ctx)
+	if !it.Next() || it.ID() != 700 || !bytes.Equal(it.Value(), ctPayload(700, 100)) {
+		t.Fatalf("the copy's consumer resumed at %d %q (%v), want event 700", it.ID(), it.Value(), it.Err())
+	}
+	it.Close()
+	// One behind the copied oldest event is told so, as in the source.
+	for name, lg := range map[string]*mmaplog.Log{"source": l, "copy": cp} {
+		it := ctCursor(t, lg, "behind", 0).Follow(ctx)
+		var be *mmaplog.CursorBehindError
+		if it.Next() || !errors.As(it.Err(), &be) || be.Position != 10 || be.Oldest != 500 {
+			t.Fatalf("%s: Follow of a cursor behind the oldest event: %v", name, it.Err())
+		}
+		it.Close()
+	}
+	// The tables are independent: commits in one do not move the other.
+	if err := mid.Commit(800); err != nil {
+		t.Fatal(err)
+	}
+	ctCursor(t, l, "tail", 950)
+	if a, b := cursorMap(t, l), cursorMap(t, cp); a["mid"] != 700 || b["mid"] != 800 || a["tail"] != 950 || b["tail"] != 900 {
+		t.Fatalf("after commits in each: source %v, copy %v", a, b)
+	}
+	t.Logf("copied %d cursors: %v", info.Cursors, want)
+}
+
+// A cursor committed all the time by another process is copied at a position it held
+// during the backup: never torn, never one from before the backup started or after it
+// returned.
+func TestBackupCursorWhileCommitterProcessRuns(t *testing.T) {
+	dir := t.TempDir()
+	l := ctOpen(t, dir, ctOpts())
+	ctAppendN(t, l, 300, 100)
+	committer := startChildren(t, "backupCommitter", 1, "RINGLOG_TEST_DIR="+dir)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "ready-c")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || anyFailed(committer) {
+			waitChildren(t, committer)
+			t.Fatalf("the committer process did not start")
+		}
+	}
+	c := ctCursor(t, l, "c", 0)
+	const rounds = 20
+	var moved uint64
+	for i := range rounds {
+		before := c.Position()
+		dest, info := backupOf(t, l)
+		after := c.Position()
+		cp := ctOpen(t, dest, &mmaplog.Options{ReadOnly: true})
+		got := cursorMap(t, cp)
+		if len(got) != 1 || info.Cursors != 1 || got["c"] < before || got["c"] > after {
+			t.Fatalf("round %d: copy's cursors %v; the source's went from %d to %d during the backup", i, got, before, after)
+		}
+		moved += after - before
+		cp.Close()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	waitChildren(t, committer)
+	t.Logf("%d backups while another process committed: each copy's position within its backup's window; the cursor moved %d positions during the backups", rounds, moved)
+	if moved == 0 {
+		t.Fatalf("the cursor never moved during a backup: the test proves nothing")
+	}
+}
+
+// A damaged cursor table fails the backup with a *CorruptError naming it, leaving dest
+// empty; NoCursors makes the copy without cursors.
+func TestBackupOfDamagedCursors(t *testing.T) {
+	cases := []struct {
+		name   string
+		off    int64 // byte of the cursors file flipped
+		wantAt int64 // the CorruptError's offset
+	}{
+		{"both copies of an entry", -1, 4096 + 8},
+		{"header logID", 24, 40},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := ctOpen(t, dir, ctOpts())
+			ctAppendN(t, l, 100, 40)
+			ctCursor(t, l, "a", 50)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "cursors")
+			if c.off < 0 {
+				flip(t, path, 4096+16) // pos0 and pos1 of entry 0
+				flip(t, path, 4096+32)
+			} else {
+				flip(t, path, c.off)
+			}
+			l = ctOpen(t, dir, ctOpts())
+			dest := filepath.Join(t.TempDir(), "copy")
+			_, damaged := l.Backup(dest, nil)
+			var ce *mmaplog.CorruptError
+			if !errors.Is(damaged, mmaplog.ErrCorrupt) || !errors.As(damaged, &ce) || ce.Path != path || ce.Offset != c.wantAt {
+				t.Fatalf("backup with a damaged cursor table: %v, want a *CorruptError at %s offset %d", damaged, path, c.wantAt)
+			}
+			if entries, _ := os.ReadDir(dest); len(entries) != 0 {
+				t.Fatalf("the failed backup left %v in %s", entries, dest)
+			}
+			info, err := l.Backup(dest, &mmaplog.BackupOptions{NoCursors: true})
+			if err != nil || info.Cursors != 0 || info.Events != 100 {
+				t.Fatalf("backup with NoCursors: %+v, %v", info, err)
+			}
+			if _, err := os.Stat(filepath.Join(dest, "cursors")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("a NoCursors copy has a cursors file: %v", err)
+			}
+			t.Logf("%v; with NoCursors: %d events, no cursors", damaged, info.Events)
+		})
+	}
 }

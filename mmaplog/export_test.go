@@ -95,3 +95,7 @@ func SetMsyncHook(h func(name string, off, n int64)) {
 // SetAppendAbortHook makes the batch appends of the test fail, uncommitted, once h says
 // so (after each record written, with the count so far); nil removes it.
 func SetAppendAbortHook(h func(written int) bool) { appendAbortHook = h }
+
+// Prefault populates the page tables of a writable mapping as the log does for a new
+// segment (benchmark baselines that copy into prefaulted memory).
+func Prefault(b []byte) { prefault(b) }

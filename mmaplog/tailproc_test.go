@@ -25,6 +25,7 @@ const (
 	tpEnvIdle = "RINGLOG_TP_IDLE" // milliseconds the follower idles at the tail after the stop event
 	tpEnvHold = "RINGLOG_TP_HOLD" // "1": the writer uses HoldLock
 	tpEnvMs   = "RINGLOG_TP_MS"   // milliseconds a hold-writer appends
+	tpEnvCur  = "RINGLOG_TP_CUR"  // a cursor name: the follower reads through Cursor(name).Follow
 	tpStop    = "stop"            // payload of the event that ends a follower
 )
 
@@ -38,6 +39,8 @@ func init() {
 
 // tpChildFollower follows the log from 0, recording when each event arrived, until the
 // stop event; then it idles at the tail for IDLE ms and reports the CPU it used meanwhile.
+// With CUR set it follows through the cursor of that name (created at 0 on the empty
+// log), committing each event after recording its arrival, as a consumer does.
 func tpChildFollower() int {
 	l, err := mmaplog.Open(os.Getenv(envDir), nil)
 	if err != nil {
@@ -45,7 +48,19 @@ func tpChildFollower() int {
 	}
 	defer l.Close()
 	var recv []byte
-	it := l.Follow(context.Background(), 0)
+	var cur *mmaplog.Cursor
+	var it *mmaplog.Iterator
+	if name := os.Getenv(tpEnvCur); name != "" {
+		if cur, err = l.Cursor(name); err != nil {
+			return childFail("cursor: %v", err)
+		}
+		if p := cur.Position(); p != 0 {
+			return childFail("cursor %q starts at %d, want 0", name, p)
+		}
+		it = cur.Follow(context.Background())
+	} else {
+		it = l.Follow(context.Background(), 0)
+	}
 	if err := os.WriteFile(os.Getenv(cnEnvReady), nil, 0o644); err != nil {
 		return childFail("%v", err)
 	}
@@ -57,6 +72,11 @@ func tpChildFollower() int {
 			break
 		}
 		recv = binary.LittleEndian.AppendUint64(recv, uint64(now))
+		if cur != nil {
+			if err := cur.Commit(it.ID() + 1); err != nil {
+				return childFail("commit: %v", err)
+			}
+		}
 	}
 	if err := it.Err(); err != nil {
 		return childFail("follow: %v", err)
@@ -89,10 +109,12 @@ func tpCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// tpStartFollower starts a follower child and waits until it follows.
-func tpStartFollower(t testing.TB, dir, recv string, idleMs int) *child {
+// tpStartFollower starts a follower child, with env added to its environment, and waits
+// until it follows.
+func tpStartFollower(t testing.TB, dir, recv string, idleMs int, env ...string) *child {
 	ready := filepath.Join(filepath.Dir(recv), "ready")
-	c := startChildren(t, "tp-follower", 1, envDir+"="+dir, tpEnvRecv+"="+recv, cnEnvReady+"="+ready, tpEnvIdle+"="+strconv.Itoa(idleMs))[0]
+	env = append([]string{envDir + "=" + dir, tpEnvRecv + "=" + recv, cnEnvReady + "=" + ready, tpEnvIdle + "=" + strconv.Itoa(idleMs)}, env...)
+	c := startChildren(t, "tp-follower", 1, env...)[0]
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
 		if _, err := os.Stat(ready); err == nil {
 			break
@@ -173,7 +195,19 @@ func TestFollowAcrossProcesses(t *testing.T) {
 	}
 }
 
-func BenchmarkWakeLatencyAcrossProcesses(b *testing.B) {
+func BenchmarkWakeLatencyAcrossProcesses(b *testing.B) { benchWakeLatency(b, "") }
+
+// BenchmarkCursorWakeLatencyAcrossProcesses is BenchmarkWakeLatencyAcrossProcesses with
+// a follower process that reads through a named cursor (Cursor.Follow, and a Commit per
+// event); the target (issue 15) is the same p50/p99 as Log.Follow, in one run
+// (-bench WakeLatencyAcrossProcesses runs both).
+func BenchmarkCursorWakeLatencyAcrossProcesses(b *testing.B) { benchWakeLatency(b, "bench") }
+
+// benchWakeLatency measures, per event appended by this process, how long after Append
+// returned a follower child process received it: p50 and p99. With cursor set the
+// follower reads through the cursor of that name, whose position must then be the
+// number of events appended before the stop event.
+func benchWakeLatency(b *testing.B, cursor string) {
 	dir := b.TempDir()
 	l, err := mmaplog.Open(dir, &mpOpts)
 	if err != nil {
@@ -181,7 +215,11 @@ func BenchmarkWakeLatencyAcrossProcesses(b *testing.B) {
 	}
 	defer l.Close()
 	recv := filepath.Join(b.TempDir(), "recv")
-	c := tpStartFollower(b, dir, recv, 0)
+	var env []string
+	if cursor != "" {
+		env = append(env, tpEnvCur+"="+cursor)
+	}
+	c := tpStartFollower(b, dir, recv, 0, env...)
 	var returned []int64
 	for b.Loop() {
 		returned = append(returned, tpAppendStamped(b, l, len(returned)))
@@ -193,6 +231,15 @@ func BenchmarkWakeLatencyAcrossProcesses(b *testing.B) {
 	}
 	waitChildren(b, []*child{c})
 	d := tpWakeLatencies(b, recv, returned)
+	if cursor != "" {
+		list, err := l.Cursors()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(list) != 1 || list[0].Name != cursor || list[0].Position != uint64(len(returned)) {
+			b.Fatalf("cursors after the follower: %+v, want %q at %d", list, cursor, len(returned))
+		}
+	}
 	b.ReportMetric(float64(cnPercentile(d, 0.5).Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(cnPercentile(d, 0.99).Nanoseconds())/1e3, "p99-µs")
 }

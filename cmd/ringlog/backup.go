@@ -13,7 +13,8 @@ func backupCommand() *command {
 Copies the log in DIR into DEST (a new or empty directory) while writers in any process
 keep appending: DEST becomes a log holding exactly the events of one commit point. The
 writer lock is held only for the snapshot of the state and its index slots; the record
-bytes are copied without it. Every file is fsynced before it returns, and the copy is
+bytes are copied without it. The cursors (ringlog cursors) are copied at their
+positions of that commit point. Every file is fsynced before it returns, and the copy is
 checked (mmaplog.Check) before it reports success. Progress on stderr: a bar on a
 terminal, plain lines otherwise. Opens DIR as a writer (it needs the lock briefly).`
 	c.example = `
@@ -39,6 +40,9 @@ copied 1,000,000 events (ids 0..999999) in 3 segment files, 131.2 MiB, to /backu
 		ids := "no events"
 		if info.Events > 0 {
 			ids = fmt.Sprintf("%s (ids %d..%d)", plural(info.Events, "event"), info.OldestEventID, info.NextEventID-1)
+		}
+		if info.Cursors > 0 {
+			ids += " and " + plural(uint64(info.Cursors), "cursor")
 		}
 		fmt.Fprintf(e.stdout, "copied %s in %s, %s, to %s; it checks clean\n", ids, plural(uint64(info.Segments), "segment file"), size(info.Bytes), args[1])
 		return nil

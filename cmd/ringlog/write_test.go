@@ -197,12 +197,19 @@ func TestBackupWhileWriterProcessesAppend(t *testing.T) {
 			t.Fatal("the writer processes did not append")
 		}
 	}
+	cur, err := l.Cursor("app") // the copy takes the cursors at their positions
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.Commit(1000); err != nil {
+		t.Fatal(err)
+	}
 	start, _ := l.NextEventID()
 	dest := filepath.Join(t.TempDir(), "copy")
 	r := ringlog(t, "backup", dir, dest).want(t, 0, "backup")
 	end, _ := l.NextEventID()
 	stopWriters()
-	if !strings.HasPrefix(r.stdout, "copied ") || !strings.HasSuffix(r.stdout, "to "+dest+"; it checks clean\n") {
+	if !strings.HasPrefix(r.stdout, "copied ") || !strings.Contains(r.stdout, " and 1 cursor in ") || !strings.HasSuffix(r.stdout, "to "+dest+"; it checks clean\n") {
 		t.Fatalf("backup said %q", r.stdout)
 	}
 	if !strings.Contains(r.stderr, "backup: ") || !strings.Contains(r.stderr, "(100%)") {
@@ -214,6 +221,9 @@ func TestBackupWhileWriterProcessesAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cp.Close()
+	if list, err := cp.Cursors(); err != nil || len(list) != 1 || list[0].Name != "app" || list[0].Position != 1000 {
+		t.Fatalf("the copy's cursors: %+v %v, want app at 1000", list, err)
+	}
 	cpNext, _ := cp.NextEventID()
 	if cpNext < start || cpNext > end || end <= start {
 		t.Fatalf("the copy ends at %d; the source went from %d to %d during the backup", cpNext, start, end)

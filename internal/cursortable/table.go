@@ -47,7 +47,7 @@ func Open(dir string, logID [16]byte, readOnly, create bool, perm fs.FileMode) (
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if errors.Is(err, fs.ErrNotExist) && create && !readOnly {
-		if err = createFile(path, logID, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err = createFile(path, logID, perm, nil); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("mmaplog: create %s: %w", path, err)
 		}
 		f, err = os.OpenFile(path, flag, 0)
@@ -82,17 +82,22 @@ func Open(dir string, logID [16]byte, readOnly, create bool, perm fs.FileMode) (
 }
 
 // createFile creates the table file: a complete file under a temporary name (header
-// page, zero entries: every block written, so stores through the mapping can never hit
+// page, then the cursors of list in slots 0, 1, ... as initEntry makes them and zero
+// entries after them: every block written, so stores through the mapping can never hit
 // a full disk), fsynced, linked to path without replacing (an existing path wraps
-// fs.ErrExist), and the directory fsynced.
-func createFile(path string, logID [16]byte, perm fs.FileMode) error {
+// fs.ErrExist), and the directory fsynced. list holds valid, distinct names, at most
+// Capacity.
+func createFile(path string, logID [16]byte, perm fs.FileMode, list []Info) error {
+	b := make([]byte, FileSize) // a large allocation: 8-byte aligned for rawEntry
+	copy(b, encodeHeader(logID))
+	for slot, in := range list {
+		initRaw((*rawEntry)(unsafe.Pointer(&b[HeaderSize+slot*EntrySize])), slot, in.Name, in.Position)
+	}
 	tmp := path + ".tmp-" + strconv.FormatUint(rand.Uint64(), 16)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	b := make([]byte, FileSize)
-	copy(b, encodeHeader(logID))
 	_, err = f.WriteAt(b, 0)
 	if err == nil {
 		err = f.Sync()
@@ -116,6 +121,33 @@ func createFile(path string, logID [16]byte, perm fs.FileMode) error {
 		err = cerr
 	}
 	return err
+}
+
+// WriteFile creates the cursors file of a new log in dir (a backup of a log with the same
+// logID): a table holding exactly the cursors of list, at their positions, as if each
+// had been created there (slots 0, 1, ... in list order, epoch 1). It is written whole
+// and made durable as the file of Open's first create is; an existing file wraps
+// fs.ErrExist. An invalid or repeated name, or more than Capacity cursors, is an error
+// that writes nothing.
+func WriteFile(dir string, logID [16]byte, perm fs.FileMode, list []Info) error {
+	if len(list) > Capacity {
+		return fmt.Errorf("%w: %d cursors, room for %d", ErrFull, len(list), Capacity)
+	}
+	seen := make(map[string]bool, len(list))
+	for _, in := range list {
+		if err := CheckName(in.Name); err != nil {
+			return err
+		}
+		if seen[in.Name] {
+			return fmt.Errorf("%w: %q appears twice", ErrBadName, in.Name)
+		}
+		seen[in.Name] = true
+	}
+	path := filepath.Join(dir, FileName)
+	if err := createFile(path, logID, perm, list); err != nil {
+		return fmt.Errorf("mmaplog: create %s: %w", path, err)
+	}
+	return nil
 }
 
 // Path returns the table file's path.
@@ -216,6 +248,13 @@ func (t *Table) Lookup(name string, create bool, initial uint64) (*Entry, error)
 // leaves a free slot.
 func (t *Table) initEntry(slot int, name string, pos uint64) *Entry {
 	r := t.entry(slot)
+	crc := initRaw(r, slot, name, pos)
+	return &Entry{t: t, r: r, slot: slot, name: name, nameCRC: crc}
+}
+
+// initRaw makes the free entry r of slot a cursor called name at position pos (the
+// protocol of initEntry) and returns its nameCRC.
+func initRaw(r *rawEntry, slot int, name string, pos uint64) uint32 {
 	acquire(r)
 	epoch := atomic.LoadUint32(&r.epoch) + 1
 	w := nameWords(name)
@@ -230,7 +269,7 @@ func (t *Table) initEntry(slot int, name string, pos uint64) *Entry {
 		atomic.StoreUint64(&r.name[i], w[i])
 	}
 	release(r, 0)
-	return &Entry{t: t, r: r, slot: slot, name: name, nameCRC: crc}
+	return crc
 }
 
 // Delete removes the cursor name: its slot becomes free (and is reused by a later

@@ -409,3 +409,60 @@ func TestCopyCRC(t *testing.T) {
 		}
 	}
 }
+
+// WriteFile makes a table that Open accepts, holding exactly the given cursors at their
+// positions, whose entries then commit, delete and create as any other; bad lists write
+// nothing.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	list := []Info{{"b", 7}, {"a", 1 << 40}, {strings.Repeat("z", MaxNameLen), 0}}
+	if err := WriteFile(dir, testID, 0o644, list); err != nil {
+		t.Fatal(err)
+	}
+	tb := openT(t, dir)
+	got, err := tb.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(list) {
+		t.Fatalf("List of the written table: %v, want %v", got, list)
+	}
+	e := lookup(t, tb, "b")
+	if err := e.Commit(6); !errors.Is(err, ErrBackward) {
+		t.Fatalf("Commit below the written position: %v, want ErrBackward", err)
+	}
+	if err := e.Commit(9); err != nil || mustPos(t, e) != 9 {
+		t.Fatalf("Commit(9): %v, position %d", err, mustPos(t, e))
+	}
+	if err := tb.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if e := lookup(t, tb, "c"); mustPos(t, e) != 1 || e.slot != 1 {
+		t.Fatalf("new cursor in the freed slot: slot %d position %d", e.slot, mustPos(t, e))
+	}
+	t.Logf("written table of %d cursors: %v; after commit, delete and create: fine", len(list), got)
+
+	if err := WriteFile(dir, testID, 0o644, nil); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("WriteFile over an existing table: %v, want ErrExist", err)
+	}
+	full := make([]Info, Capacity+1)
+	for i := range full {
+		full[i] = Info{Name: fmt.Sprintf("c%d", i)}
+	}
+	for _, c := range []struct {
+		list []Info
+		want error
+	}{
+		{[]Info{{"a", 1}, {"a", 2}}, ErrBadName},
+		{[]Info{{"a b", 1}}, ErrBadName},
+		{full, ErrFull},
+	} {
+		d := t.TempDir()
+		if err := WriteFile(d, testID, 0o644, c.list); !errors.Is(err, c.want) {
+			t.Fatalf("WriteFile(%d cursors): %v, want %v", len(c.list), err, c.want)
+		}
+		if ents, _ := os.ReadDir(d); len(ents) != 0 {
+			t.Fatalf("a refused WriteFile left %v", ents)
+		}
+	}
+}
