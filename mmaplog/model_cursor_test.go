@@ -80,8 +80,11 @@ func (r *modelRun) doSetRetention() {
 			p.MaxAge = -time.Second
 		}
 	default:
-		if r.rng.IntN(3) != 0 {
-			p.MaxEvents = uint64(20 + r.rng.IntN(2000))
+		switch r.rng.IntN(6) {
+		case 0, 1, 2:
+			p.MaxEvents = uint64(10 + r.rng.IntN(400))
+		case 3:
+			p.MaxEvents = uint64(1 + r.rng.IntN(10)) // less than a segment holds
 		}
 		if r.rng.IntN(2) == 0 || p.MaxEvents == 0 {
 			p.MaxBytes = modelSegSize * uint64(2+r.rng.IntN(12))
@@ -144,7 +147,10 @@ func (r *modelRun) doCursorCommit() {
 	}
 	pos, _ := r.cur.Position(h.Name)
 	var id uint64
-	switch r.rng.IntN(8) {
+	switch r.rng.IntN(10) {
+	case 8, 9: // anywhere in the live range
+		lo := r.m.lowID()
+		id = lo + r.rng.Uint64N(r.m.next-lo+1)
 	case 0:
 		id = pos
 	case 1, 2:
@@ -161,6 +167,28 @@ func (r *modelRun) doCursorCommit() {
 	r.what = fmt.Sprintf("Commit(%d) of %q (slot %d) at %d, closed %v", id, h.Name, k, pos, h.Closed)
 	if err := r.cur.Commit(h, id); err != nil {
 		r.fatalf("%v", err)
+	}
+}
+
+// doCursorCatchUp moves every cursor below a random id x of the live range to x or a
+// little past it, as consumers that caught up part of the way: under KeepUnconsumed,
+// retention may then remove what lies below the lowest of them, and no more.
+func (r *modelRun) doCursorCatchUp() {
+	lo := r.m.lowID()
+	x := lo + r.rng.Uint64N(r.m.next-lo+1)
+	r.what = fmt.Sprintf("cursors catch up to %d; low=%d next=%d", x, lo, r.m.next)
+	for _, name := range modelCursorNames[:4] {
+		if pos, ok := r.cur.Position(name); !ok || pos >= x {
+			continue
+		}
+		h, err := r.cur.Open(r.l, r.dir, name, r.view())
+		if err != nil {
+			r.fatalf("%v", err)
+		}
+		r.held[r.rng.IntN(len(r.held))] = h
+		if err := r.cur.Commit(h, min(r.m.next, x+r.rng.Uint64N(20))); err != nil {
+			r.fatalf("%v", err)
+		}
 	}
 }
 

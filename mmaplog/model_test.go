@@ -805,6 +805,7 @@ func TestModelRandomized(t *testing.T) {
 		{"CursorList", 1, r.doCursorList},
 		{"CursorDelete", 1, r.doCursorDelete},
 		{"CursorRead", 3, r.doCursorRead},
+		{"CursorCatchUp", 2, r.doCursorCatchUp},
 	}
 	total := 0
 	for _, o := range table {
@@ -842,6 +843,6 @@ func TestModelRandomized(t *testing.T) {
 	st, _ := r.l.Stats()
 	t.Logf("%d ops %v; at most %d live events and %d segment files; final: live=%d oldest=%d next=%d segment files=%d index capacity=%d",
 		ops, r.counts, r.maxLive, r.maxFiles, len(r.m.ev), r.m.oldest, r.m.next, st.FileCount, st.IndexCapacity)
-	t.Logf("retention removed %d events in %d segments; policy at the end %+v; %d cursors",
-		r.retRemoved, st.RetentionRemovedSegments, st.Retention, r.cur.Len())
+	t.Logf("retention removed %d events in %d segments (a cursor lowered the cut %d times, the newest event's segment stopped it %d times); policy at the end %+v; %d cursors",
+		r.retRemoved, st.RetentionRemovedSegments, r.ret.Limited, r.ret.Capped, st.Retention, r.cur.Len())
 }

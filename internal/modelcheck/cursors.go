@@ -85,15 +85,23 @@ func (m *Cursors) Position(name string) (uint64, bool) {
 	return c.pos, true
 }
 
-// Lowest returns the lowest committed position, false when there is no cursor.
+// Lowest returns the lowest committed position and a cursor at it, false when there is
+// no cursor.
 func (m *Cursors) Lowest() (uint64, bool) {
-	low, any := uint64(0), false
-	for _, c := range m.cur {
-		if !any || c.pos < low {
-			low, any = c.pos, true
+	_, low, any := m.LowestCursor()
+	return low, any
+}
+
+// LowestCursor returns the first cursor in table order at the lowest committed position,
+// that position, and false when there is no cursor.
+func (m *Cursors) LowestCursor() (string, uint64, bool) {
+	name, low := "", uint64(0)
+	for _, n := range m.slots {
+		if c, ok := m.cur[n]; ok && (name == "" || c.pos < low) {
+			name, low = n, c.pos
 		}
 	}
-	return low, any
+	return name, low, name != ""
 }
 
 func (m *Cursors) valid(h *Held) bool {

@@ -23,6 +23,10 @@ type Retention struct {
 	// Events, Segments and Bytes are the counters retention must show (Stats).
 	Events, Segments, Bytes uint64
 
+	// Limited and Capped count the enforcements in which a cursor (KeepUnconsumed) lowered
+	// the cut, and in which the newest event's segment stopped it: coverage, for the log.
+	Limited, Capped int
+
 	armed  bool
 	before mmaplog.Stats
 	segs   []segRange // live ids by segment, before the operation, then the predicted appends
@@ -154,8 +158,14 @@ func (r *Retention) After(l *mmaplog.Log, v View, cursors *Cursors, setRetention
 			// The last segment before the one of low; before first: nothing.
 			lo, hi := r.segOf(low)
 			kLo, kHi := max(int64(lo)-1, none), max(int64(hi)-1, none)
+			if kHi < evHi {
+				r.Limited++
+			}
 			evLo, evHi = min(evLo, kLo), min(evHi, kHi)
 		}
+	}
+	if max(bytesCut, evLo) >= int64(last) {
+		r.Capped++
 	}
 	cutLo := min(max(bytesCut, evLo), int64(last)-1)
 	cutHi := min(max(bytesCut, evHi), int64(last)-1)
