@@ -2,7 +2,6 @@ package mmaplog_test
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ringlog/ringlog/internal/modelcheck"
@@ -11,10 +10,6 @@ import (
 
 // Cursor and retention operations of TestModelRandomized (model_test.go). The cursor
 // table and the retention constraints are modelled by internal/modelcheck.
-
-// modelCursorNames are the names the cursor operations use: valid ones, then invalid ones
-// (ErrCursorName).
-var modelCursorNames = []string{"c0", "c1", "c2", "orders.v1-x_Y", "", "a b", strings.Repeat("n", 65), "x/y"}
 
 // appended applies a successful append to the model and tells the retention check.
 func (r *modelRun) appended(first uint64, evs [][]byte) {
@@ -113,9 +108,9 @@ func (r *modelRun) doSetRetention() {
 // cursorName picks a name: mostly valid ones.
 func (r *modelRun) cursorName() string {
 	if r.rng.IntN(6) == 0 {
-		return modelCursorNames[4+r.rng.IntN(4)]
+		return modelcheck.Names[modelcheck.NamesValid+r.rng.IntN(len(modelcheck.Names)-modelcheck.NamesValid)]
 	}
-	return modelCursorNames[r.rng.IntN(4)]
+	return modelcheck.Names[r.rng.IntN(modelcheck.NamesValid)]
 }
 
 // heldCursor returns a random held cursor slot and its cursor (nil: none held there).
@@ -177,18 +172,12 @@ func (r *modelRun) doCursorCatchUp() {
 	lo := r.m.lowID()
 	x := lo + r.rng.Uint64N(r.m.next-lo+1)
 	r.what = fmt.Sprintf("cursors catch up to %d; low=%d next=%d", x, lo, r.m.next)
-	for _, name := range modelCursorNames[:4] {
-		if pos, ok := r.cur.Position(name); !ok || pos >= x {
-			continue
-		}
-		h, err := r.cur.Open(r.l, r.dir, name, r.view())
-		if err != nil {
-			r.fatalf("%v", err)
-		}
+	hs, err := r.cur.CatchUp(r.l, r.dir, x, r.view(), func() uint64 { return r.rng.Uint64N(20) })
+	if err != nil {
+		r.fatalf("%v", err)
+	}
+	for _, h := range hs {
 		r.held[r.rng.IntN(len(r.held))] = h
-		if err := r.cur.Commit(h, min(r.m.next, x+r.rng.Uint64N(20))); err != nil {
-			r.fatalf("%v", err)
-		}
 	}
 }
 

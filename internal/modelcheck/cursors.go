@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/ringlog/ringlog/mmaplog"
 )
@@ -56,6 +57,13 @@ type Held struct {
 	// Closed is set by the test when the Cursor's Log was closed.
 	Closed bool
 }
+
+// Names are cursor names for tests to pick from: the first NamesValid are valid, the rest
+// are not (ErrCursorName).
+var Names = []string{"c0", "c1", "c2", "orders.v1-x_Y", "", "a b", strings.Repeat("n", 65), "x/y"}
+
+// NamesValid is the number of valid names at the start of Names.
+const NamesValid = 4
 
 // NewCursors returns the model of a log without cursors.
 func NewCursors() *Cursors { return &Cursors{cur: map[string]*cursor{}} }
@@ -175,6 +183,27 @@ func (m *Cursors) Commit(h *Held, id uint64) error {
 		c.since = append(c.since, id)
 	}
 	return nil
+}
+
+// CatchUp moves every cursor named in Names whose position is below x to x plus
+// jitter() (at most v.Next), opening each on l, as consumers that caught up part of the
+// way; it returns the cursors it opened.
+func (m *Cursors) CatchUp(l *mmaplog.Log, dir string, x uint64, v View, jitter func() uint64) ([]*Held, error) {
+	var hs []*Held
+	for _, name := range Names[:NamesValid] {
+		if c, ok := m.cur[name]; !ok || c.pos >= x {
+			continue
+		}
+		h, err := m.Open(l, dir, name, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.Commit(h, min(v.Next, x+jitter())); err != nil {
+			return nil, err
+		}
+		hs = append(hs, h)
+	}
+	return hs, nil
 }
 
 // Load runs h.C.Load and h.C.Position and checks them: the committed position, or
