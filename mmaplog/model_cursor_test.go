@@ -64,11 +64,16 @@ func (r *modelRun) retAfter(set bool) {
 
 // doSetRetention sets a random policy: mostly MaxEvents and/or MaxBytes (two segments or
 // more), with or without KeepUnconsumed, sometimes a MaxAge that never expires, sometimes
-// none (retention stops), sometimes an invalid one (ErrInvalidOptions, nothing changes).
+// none (retention stops: mostly so in the phases where the log grows, so that the index
+// still grows large), sometimes an invalid one (ErrInvalidOptions, nothing changes).
 func (r *modelRun) doSetRetention() {
 	var p mmaplog.Retention
+	stop := 3
+	if (r.op/400)%2 == 0 {
+		stop = 7
+	}
 	switch k := r.rng.IntN(10); {
-	case k < 3: // stop
+	case k < stop:
 	case k == 2:
 		p.MaxBytes = modelSegSize * uint64(r.rng.IntN(2)) // 0 or one segment: invalid
 		if p.MaxBytes == 0 {
