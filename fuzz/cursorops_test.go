@@ -188,17 +188,9 @@ func (r *runner) setRetention(h *handle, hi int) {
 		}
 	}
 	r.tracef("h%d SetRetention(%s)", hi, fmt.Sprintf("%+v", p))
-	if err := r.ret.Before(h.l, p); err != nil {
-		r.fatalf("%v", err)
-	}
 	ok, err := r.ret.Set(h.l, p, opsSegmentSize)
 	if err != nil {
 		r.fatalf("%v", err)
-	}
-	if !ok {
-		if err := r.ret.Before(h.l, mmaplog.Retention{}); err != nil { // nothing may go
-			r.fatalf("%v", err)
-		}
 	}
 	r.retAfter(h, ok)
 }

@@ -95,17 +95,9 @@ func (r *modelRun) doSetRetention() {
 		p.KeepUnconsumed = r.rng.IntN(2) == 0
 	}
 	r.what = fmt.Sprintf("SetRetention(%+v), live=%d oldest=%d next=%d", p, len(r.m.ev), r.m.oldest, r.m.next)
-	if err := r.ret.Before(r.l, p); err != nil {
-		r.fatalf("%v", err)
-	}
 	ok, err := r.ret.Set(r.l, p, modelSegSize)
 	if err != nil {
 		r.fatalf("%v", err)
-	}
-	if !ok {
-		if err := r.ret.Before(r.l, mmaplog.Retention{}); err != nil { // nothing may go
-			r.fatalf("%v", err)
-		}
 	}
 	r.retAfter(ok)
 }

@@ -232,11 +232,16 @@ func (r *Retention) checkLayout(l *mmaplog.Log) error {
 	return nil
 }
 
-// Set runs l.SetRetention(p) between Before and After: an invalid policy (MaxBytes below
-// two segments, a negative MaxAge) is ErrInvalidOptions and changes nothing.
+// Set runs l.SetRetention(p) after Before; the caller then calls After with
+// setRetention = valid. An invalid policy (MaxBytes below two segments, a negative
+// MaxAge) is ErrInvalidOptions and changes nothing: After then accepts no removal.
 func (r *Retention) Set(l *mmaplog.Log, p mmaplog.Retention, segSize uint64) (valid bool, err error) {
+	if err := r.Before(l, p); err != nil {
+		return false, err
+	}
 	got := l.SetRetention(p)
 	if p.MaxAge < 0 || (p.MaxBytes != 0 && p.MaxBytes < 2*segSize) {
+		r.armed = false
 		if !errors.Is(got, mmaplog.ErrInvalidOptions) {
 			return false, fmt.Errorf("SetRetention(%+v) = %v, want ErrInvalidOptions", p, got)
 		}
