@@ -638,9 +638,12 @@ func (r *modelRun) doReopen() {
 // stay open on the old directory while its image is taken (mmaplog.CrashImage), and both
 // handles move to the image. Open rebuilds the end of the log from the records past the
 // recovery point (docs/FORMAT.md section 6): with every page there, it must find exactly
-// the committed log, tombstones included.
+// the committed log, tombstones included. The cursor table alone may lose pages: each page
+// written since the last Sync, Close, create or delete may be its durable version, and
+// every cursor must then be at its durable position or at a later committed one
+// (section 13; modelcheck.Cursors.AfterCrash).
 func (r *modelRun) doCrashReboot() {
-	r.what = "power loss (every page on disk) + reboot + Open"
+	r.what = "power loss (every log page on disk, cursor table pages maybe not) + reboot + Open"
 	img := mmaplog.CrashImage(r.t, r.dir)
 	// Pages of the cursor table written since the last durable point may be lost.
 	if err := r.cur.CrashImage(img, r.rng.Uint64()); err != nil {
