@@ -12,7 +12,14 @@
 //     ranges, Rotate, Sync, Close and reopen), runs it against a log with 16 KiB segments
 //     and a 1024-slot index in a temporary directory and against an in-memory model, and
 //     fails on any difference in a value, an error (errors.Is), NextEventID,
-//     OldestEventID, NewestEventID or Stats.
+//     OldestEventID, NewestEventID or Stats. A program whose header has flagExtOps also
+//     runs cursor operations (Cursor with valid and invalid names, Commit right, backward
+//     and beyond NextEventID, Load, Cursors, DeleteCursor, a non-blocking Follow and its
+//     commit) and SetRetention (MaxEvents, MaxBytes, KeepUnconsumed, none, invalid); the
+//     cursor table and the retention constraints are checked by internal/modelcheck
+//     (retention must remove a whole-segment prefix, only at a turnover, never the newest
+//     event's segment, as much as the policy asks and no more, never past a cursor
+//     unless MaxBytes asks, with counters that add up).
 //   - FuzzMultiHandle runs the same programs with two handles on one directory; the top
 //     bit of each operation byte picks the handle, and both must agree with one model.
 //   - FuzzCorruptFiles builds a valid, synced log once per process, copies it, lets the

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringlog/ringlog/internal/modelcheck"
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
@@ -65,18 +66,43 @@ const (
 	opReopen                           // Close, calls on the closed handle, Open
 	opInvalid                          // empty batches and oversized events
 	opCheckAll                         // Get every id around the live range, iterate everything
+	// The operations below are reached only with flagExtOps (extTable).
+	opCursorOpen    // Log.Cursor: valid and invalid names, create or open, into a held slot
+	opCursorCommit  // Cursor.Commit: same, ahead, backward, NextEventID, beyond, oldest, any id
+	opCursorLoad    // Cursor.Load and Position
+	opCursorList    // Log.Cursors
+	opCursorDelete  // Log.DeleteCursor: existing, missing, invalid names
+	opCursorRead    // Cursor.Follow without blocking, and a commit of what was read
+	opCursorCatchUp // every cursor below an id of the live range commits up to it
+	opSetRetention  // Log.SetRetention: MaxEvents, MaxBytes, KeepUnconsumed, none, invalid
 	numOpKinds
 )
 
 // opTable maps the low 6 bits of an operation byte to an operation; the number of entries
 // of a kind is its weight (Sync and Reopen are rare).
-var opTable = func() (t [64]opKind) {
-	weights := [numOpKinds]int{
-		opAppendWithID: 8, opAppendWithIDAny: 3, opAppendBatchWithIDs: 5, opAppend: 6,
-		opAppendBatch: 5, opBulk: 2, opGet: 6, opView: 3, opIterRange: 4, opIterOpen: 2,
-		opIterStep: 4, opDelete: 9, opRotate: 2, opSync: 1, opReopen: 1, opInvalid: 1,
-		opCheckAll: 2,
-	}
+var opTable = weighted([numOpKinds]int{
+	opAppendWithID: 8, opAppendWithIDAny: 3, opAppendBatchWithIDs: 5, opAppend: 6,
+	opAppendBatch: 5, opBulk: 2, opGet: 6, opView: 3, opIterRange: 4, opIterOpen: 2,
+	opIterStep: 4, opDelete: 9, opRotate: 2, opSync: 1, opReopen: 1, opInvalid: 1,
+	opCheckAll: 2,
+})
+
+// extTable maps the low 7 bits of an operation byte of a program with flagExtOps: opTable,
+// then 64 entries of cursor and retention operations and of the appends and rotations
+// that make retention run (a segment turnover).
+var extTable = func() (t [128]opKind) {
+	copy(t[:64], opTable[:])
+	ext := weighted([numOpKinds]int{
+		opCursorOpen: 6, opCursorCommit: 8, opCursorLoad: 3, opCursorList: 3, opCursorDelete: 3,
+		opCursorRead: 8, opCursorCatchUp: 3, opSetRetention: 6,
+		opAppend: 6, opAppendBatch: 6, opBulk: 4, opRotate: 4, opAppendWithID: 4,
+	})
+	copy(t[64:], ext[:])
+	return t
+}()
+
+// weighted returns a table of 64 operations holding weights[k] entries of kind k.
+func weighted(weights [numOpKinds]int) (t [64]opKind) {
 	i := 0
 	for k, w := range weights {
 		for range w {
@@ -85,14 +111,15 @@ var opTable = func() (t [64]opKind) {
 		}
 	}
 	if i != len(t) {
-		panic(fmt.Sprintf("opTable weights sum to %d", i))
+		panic(fmt.Sprintf("op table weights sum to %d", i))
 	}
 	return t
-}()
+}
 
-// opByte returns the operation byte of kind on handle h (the inverse of opTable).
+// opByte returns the operation byte of kind on handle h (the inverse of extTable; a kind
+// past opCheckAll needs flagExtOps).
 func opByte(kind opKind, h int) byte {
-	for i, k := range opTable {
+	for i, k := range extTable {
 		if k == kind {
 			return byte(i) | byte(h)<<7
 		}
@@ -103,11 +130,16 @@ func opByte(kind opKind, h int) byte {
 // Program header flags (the first byte of an input).
 const (
 	flagNoPrefault = 1 << 0 // open with Options.NoPrefault (no background segment preparation)
+	// flagExtOps makes operation bytes select from extTable by their low 7 bits, which
+	// adds the cursor and retention operations; without it, opTable by the low 6 (the
+	// programs written before those operations keep their meaning).
+	flagExtOps = 1 << 1
 )
 
 type handle struct {
-	l   *mmaplog.Log
-	its [2]*heldIter
+	l    *mmaplog.Log
+	its  [2]*heldIter
+	curs [2]*modelcheck.Held // cursors kept across operations
 }
 
 // heldIter is an iterator kept open across operations, with its model.
@@ -129,6 +161,8 @@ type runner struct {
 	maxEv   int
 	big     []byte // maxEv+1 bytes
 	trace   []string
+	cur     *modelcheck.Cursors
+	ret     modelcheck.Retention
 }
 
 func runProgram(t *testing.T, data []byte, handles int) {
@@ -141,6 +175,7 @@ func runProgram(t *testing.T, data []byte, handles int) {
 		opts: mmaplog.Options{SegmentSize: opsSegmentSize, IndexCapacity: opsIndexCapacity, NoPrefault: flags&flagNoPrefault != 0},
 		m:    newModel(),
 		d:    d,
+		cur:  modelcheck.NewCursors(),
 	}
 	for range handles {
 		l, err := mmaplog.Open(r.dir, &r.opts)
@@ -165,7 +200,11 @@ func runProgram(t *testing.T, data []byte, handles int) {
 	for i := 0; i < maxOps && d.more(); i++ {
 		b := d.u8()
 		h := r.hs[int(b>>7)%len(r.hs)]
-		r.step(h, int(b>>7)%len(r.hs), opTable[b&63])
+		op := opTable[b&63]
+		if flags&flagExtOps != 0 {
+			op = extTable[b&127]
+		}
+		r.step(h, int(b>>7)%len(r.hs), op)
 		r.checkObservers()
 	}
 	r.checkAll()
@@ -271,6 +310,14 @@ func (r *runner) pickID() uint64 {
 
 func (r *runner) step(h *handle, hi int, op opKind) {
 	switch op {
+	case opAppendWithID, opAppendWithIDAny, opAppendBatchWithIDs, opAppend, opAppendBatch, opBulk, opInvalid, opRotate:
+		// An append that moves to a new segment, and Rotate, enforce retention.
+		if err := r.ret.Before(h.l, r.ret.Policy); err != nil {
+			r.fatalf("%v", err)
+		}
+		defer r.retAfter(h, false)
+	}
+	switch op {
 	case opAppendWithID:
 		// gap byte (used only on an empty log), payload
 		id := r.m.next
@@ -335,6 +382,8 @@ func (r *runner) step(h *handle, hi int, op opKind) {
 	case opCheckAll:
 		r.tracef("h%d CheckAll", hi)
 		r.checkAll()
+	default:
+		r.cursorStep(h, hi, op)
 	}
 }
 
@@ -404,6 +453,11 @@ func (r *runner) append(h *handle, hi int, first uint64, events [][]byte, withID
 			r.fatalf("append returned id %d, want %d", got, wantFirst)
 		}
 		r.m.append(wantFirst, events)
+		sizes := make([]int, len(events))
+		for i, e := range events {
+			sizes[i] = len(e)
+		}
+		r.ret.Appended(wantFirst, sizes, opsSegmentSize)
 	}
 }
 
@@ -716,6 +770,11 @@ func (r *runner) reopen(h *handle, hi int) {
 		h.closeIters()
 	}
 	r.wantErr("Close", h.l.Close(), nil)
+	for _, c := range h.curs {
+		if c != nil {
+			c.Closed = true // until an operation replaces it: ErrClosed everywhere
+		}
+	}
 	r.wantErr("second Close", h.l.Close(), nil)
 	for i, hit := range h.its {
 		if hit == nil {
@@ -752,6 +811,12 @@ func (r *runner) reopen(h *handle, hi int) {
 	_, err = l.Rotate()
 	r.wantErr("Rotate on a closed log", err, mmaplog.ErrClosed)
 	r.wantErr("Sync on a closed log", l.Sync(), mmaplog.ErrClosed)
+	_, err = l.Cursor("c0")
+	r.wantErr("Cursor on a closed log", err, mmaplog.ErrClosed)
+	_, err = l.Cursors()
+	r.wantErr("Cursors on a closed log", err, mmaplog.ErrClosed)
+	r.wantErr("DeleteCursor on a closed log", l.DeleteCursor("c0"), mmaplog.ErrClosed)
+	r.wantErr("SetRetention on a closed log", l.SetRetention(mmaplog.Retention{}), mmaplog.ErrClosed)
 
 	nl, err := mmaplog.Open(r.dir, &r.opts)
 	if err != nil {
@@ -806,6 +871,9 @@ func (r *runner) checkObservers() {
 		}
 		if m.span() > st.IndexCapacity {
 			r.fatalf("h%d Stats.IndexCapacity %d below the live span %d", i, st.IndexCapacity, m.span())
+		}
+		if err := r.ret.CheckStats(st); err != nil {
+			r.fatalf("h%d %v", i, err)
 		}
 	}
 }

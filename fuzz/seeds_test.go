@@ -141,6 +141,53 @@ func (p *prog) invalid(kind byte) *prog { p.op(opInvalid).u8(kind); return p }
 
 func (p *prog) checkAll() *prog { p.op(opCheckAll); return p }
 
+// The cursor and retention operations (programs with flagExtOps). name is an index into
+// modelcheck.Names (0..3 valid, 4..7 invalid).
+
+func (p *prog) cursor(slot, name byte) *prog { p.op(opCursorOpen).u8(slot).u8(name); return p }
+
+func (p *prog) commit(slot, kind, k byte) *prog {
+	p.op(opCursorCommit).u8(slot).u8(kind).u8(k)
+	return p
+}
+
+func (p *prog) commitAt(slot byte, sel []byte) *prog {
+	p.op(opCursorCommit).u8(slot).u8(commitAny).raw(sel)
+	return p
+}
+
+func (p *prog) load(slot byte) *prog { p.op(opCursorLoad).u8(slot); return p }
+
+func (p *prog) cursors() *prog { p.op(opCursorList); return p }
+
+func (p *prog) delCursor(name byte) *prog { p.op(opCursorDelete).u8(name); return p }
+
+// follow: max events (0: to the tail), commit what was read.
+func (p *prog) follow(slot, max byte, commit bool) *prog {
+	c := byte(0)
+	if commit {
+		c = 1
+	}
+	p.op(opCursorRead).u8(slot).u8(max).u8(c)
+	return p
+}
+
+func (p *prog) catchUp(x, jitter byte) *prog { p.op(opCursorCatchUp).u8(x).u8(jitter); return p }
+
+// retention: ret* bits, MaxEvents-1, MaxBytes segments-2.
+func (p *prog) retention(kind, maxEvents1, segs2 byte) *prog {
+	p.op(opSetRetention).u8(kind).u8(maxEvents1).u8(segs2)
+	return p
+}
+
+// big appends n events of 2900 bytes (5 to a segment), one by one.
+func (p *prog) big(n int) *prog {
+	for i := range n {
+		p.append1(2900, byte(i))
+	}
+	return p
+}
+
 // opsSeeds are the seed programs of FuzzOps (and, alternating handles, of FuzzMultiHandle).
 func opsSeeds(alt bool) []seed {
 	var seeds []seed
@@ -244,6 +291,40 @@ func opsSeeds(alt bool) []seed {
 		add("bug-held-iterator-returns-deleted-events", p)
 	}
 
+	xp := func() *prog { return newProg(flagNoPrefault|flagExtOps, alt) }
+
+	p = xp()
+	p.cursor(0, 0).cursor(1, 5).cursor(1, 6).cursor(1, 4).appendBatch(10, 20, 30).cursor(1, 1).follow(0, 0, true)
+	p.commit(0, commitBackward, 1).commit(0, commitSame, 0).commit(0, commitBeyond, 40).load(0).cursors()
+	p.follow(1, 2, true).follow(1, 0, false).commit(1, commitNext, 0).commitAt(1, id(idOldest)).delCursor(0)
+	p.load(0).commit(0, commitAhead, 1).follow(0, 0, true).delCursor(0).delCursor(7).cursors().reopen(false)
+	p.load(1).commit(1, commitAhead, 3).follow(1, 0, true).cursor(0, 0).follow(0, 0, true).cursor(1, 3).cursors()
+	p.del(delAll, 0).follow(1, 0, false).cursors().checkAll()
+	add("cursors", p)
+
+	p = xp()
+	p.retention(retMaxEvents|retMaxAge, 19, 0).big(30).rotate().rotate().appendBatch(2900, 2900, 2900, 2900)
+	p.bulk(900, false, 31, 1).appendID(0, 10, 2).checkAll().retention(retMaxEvents, 0, 0).big(6).checkAll()
+	p.retention(0, 0, 0).big(12).checkAll()
+	add("retention-max-events", p)
+
+	p = xp()
+	p.retention(retMaxBytes, 0, 0).big(30).rotate().rotate().rotate().retention(retMaxBytes, 0, 3).big(40)
+	p.del(delInterior, 100, 10).big(8).checkAll().retention(retMaxBytes|retMaxEvents, 200, 7).big(20).checkAll()
+	add("retention-max-bytes", p)
+
+	p = xp()
+	p.cursor(0, 0).cursor(1, 1).retention(retMaxEvents|retKeep, 4, 0).big(20).checkAll().follow(0, 0, true)
+	p.big(6).catchUp(128, 0).big(6).follow(1, 7, true).big(6).cursors().retention(retMaxEvents|retKeep|retMaxBytes, 4, 1)
+	p.big(20).follow(0, 0, false).follow(1, 0, true).follow(1, 0, true).big(6).catchUp(250, 3).big(6).checkAll()
+	p.delCursor(0).delCursor(1).big(6).cursors().checkAll()
+	add("retention-keep-unconsumed", p)
+
+	p = xp()
+	p.retention(retInvalid, 0, 0).retention(retInvalid|retMaxEvents, 3, 1).big(10).retention(retMaxEvents, 3, 0)
+	p.retention(retMaxEvents|retInvalid, 3, 1).big(10).retention(0, 0, 0).reopen(false).big(10).checkAll()
+	add("retention-invalid-and-stop", p)
+
 	p = newProg(0, alt) // with background segment preparation
 	p.appendBatch(3000, 3000, 3000, 3000, 3000).appendID(0, 3000, 1).appendBatch(3000, 3000, 3000, 3000, 3000)
 	p.rotate().append1(10, 2).checkAll()
@@ -278,6 +359,14 @@ func multiSeeds() []seed {
 	p.on(0).iterStep(0, 2).on(1).reopen(false).on(1).del(delPrefix, 0, 128).on(0).iterStep(0, 4)
 	p.on(1).del(delAll, 0).on(0).iterStep(0, 4).on(0).reopen(true).on(1).append1(5, 5).on(0).checkAll()
 	add("reopen-one-while-other-iterates", p)
+
+	p = newProg(flagNoPrefault|flagExtOps, false)
+	p.on(0).appendBatch(5, 6, 7).on(0).cursor(0, 0).on(1).cursor(0, 0).on(1).commit(0, commitAhead, 1).on(0).load(0)
+	p.on(0).commit(0, commitBackward, 0).on(1).cursors().on(0).delCursor(0).on(1).commit(0, commitAhead, 0)
+	p.on(1).load(0).on(1).cursor(1, 0).on(0).follow(0, 0, true).on(1).follow(1, 0, true).on(0).reopen(false)
+	p.on(1).load(1).on(0).load(0).on(0).cursors().on(1).retention(retMaxEvents|retKeep, 2, 0).on(0).big(12)
+	p.on(1).follow(1, 0, true).on(0).big(6).on(1).checkAll()
+	add("cursors-across-handles", p)
 	return seeds
 }
 

@@ -12,12 +12,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringlog/ringlog/internal/modelcheck"
 	"github.com/ringlog/ringlog/mmaplog"
 )
 
 // The model test runs thousands of random operations against a log with small segments and
 // against an in-memory model of the contract, comparing every result, every error and the
-// log's counters after every operation.
+// log's counters after every operation. Cursors and retention policies are part of it
+// (internal/modelcheck holds their model and the retention constraints, shared with the
+// fuzz targets).
 
 const (
 	modelSegSize  = 16 << 10
@@ -222,6 +225,10 @@ type modelRun struct {
 	counts map[string]int
 	// maxFiles and maxLive are the most segment files and live events seen.
 	maxFiles, maxLive int
+	cur               *modelcheck.Cursors
+	held              [4]*modelcheck.Held // cursors kept across operations (of r.l)
+	ret               modelcheck.Retention
+	retRemoved        int // events retention removed
 }
 
 func (r *modelRun) fatalf(format string, args ...any) {
@@ -336,7 +343,7 @@ func (r *modelRun) doAppendWithID() {
 	if err := r.l.AppendWithID(id, p); err != nil {
 		r.fatalf("%v", err)
 	}
-	r.m.append(id, [][]byte{p})
+	r.appended(id, [][]byte{p})
 }
 
 func (r *modelRun) doAppendBatchWithIDs() {
@@ -360,7 +367,7 @@ func (r *modelRun) doAppendBatchWithIDs() {
 	if err := r.l.AppendBatchWithIDs(first, evs); err != nil {
 		r.fatalf("%v", err)
 	}
-	r.m.append(first, evs)
+	r.appended(first, evs)
 }
 
 func (r *modelRun) doAppend() {
@@ -370,7 +377,7 @@ func (r *modelRun) doAppend() {
 	if err != nil || id != r.m.next {
 		r.fatalf("= %d, %v; want %d, nil", id, err, r.m.next)
 	}
-	r.m.append(id, [][]byte{p})
+	r.appended(id, [][]byte{p})
 }
 
 func (r *modelRun) doAppendBatch() {
@@ -387,7 +394,7 @@ func (r *modelRun) doAppendBatch() {
 	if err != nil || first != r.m.next {
 		r.fatalf("= %d, %v; want %d, nil", first, err, r.m.next)
 	}
-	r.m.append(first, evs)
+	r.appended(first, evs)
 }
 
 func (r *modelRun) doGet() {
@@ -590,6 +597,11 @@ func (r *modelRun) doSync() {
 	if err := r.l.Sync(); err != nil {
 		r.fatalf("%v", err)
 	}
+	// Sync msyncs the table after commits of r.l's cursors, and every cursor commits
+	// through r.l.
+	if err := r.cur.Durable(r.dir); err != nil {
+		r.fatalf("%v", err)
+	}
 }
 
 func (r *modelRun) doReopen() {
@@ -598,6 +610,11 @@ func (r *modelRun) doReopen() {
 	if err := l.Close(); err != nil {
 		r.fatalf("Close: %v", err)
 	}
+	// Close flushed the commits of r.l's cursors, and every cursor commits through r.l.
+	if err := r.cur.Durable(r.dir); err != nil {
+		r.fatalf("%v", err)
+	}
+	r.closeHeld()
 	if err := l.Close(); err != nil {
 		r.fatalf("second Close: %v", err)
 	}
@@ -621,12 +638,20 @@ func (r *modelRun) doReopen() {
 // stay open on the old directory while its image is taken (mmaplog.CrashImage), and both
 // handles move to the image. Open rebuilds the end of the log from the records past the
 // recovery point (docs/FORMAT.md section 6): with every page there, it must find exactly
-// the committed log, tombstones included.
+// the committed log, tombstones included. The cursor table alone may lose pages: each page
+// written since the last Sync, Close, create or delete may be its durable version, and
+// every cursor must then be at its durable position or at a later committed one
+// (section 13; modelcheck.Cursors.AfterCrash).
 func (r *modelRun) doCrashReboot() {
-	r.what = "power loss (every page on disk) + reboot + Open"
+	r.what = "power loss (every log page on disk, cursor table pages maybe not) + reboot + Open"
 	img := mmaplog.CrashImage(r.t, r.dir)
+	// Pages of the cursor table written since the last durable point may be lost.
+	if err := r.cur.CrashImage(img, r.rng.Uint64()); err != nil {
+		r.fatalf("%v", err)
+	}
 	r.l.Close()
 	r.obs.Close()
+	r.closeHeld()
 	r.dir = img
 	var err error
 	if r.l, err = mmaplog.Open(r.dir, &modelOpts); err != nil {
@@ -637,6 +662,9 @@ func (r *modelRun) doCrashReboot() {
 	}
 	if st, err := r.l.Stats(); err != nil || st.LastRepair != nil {
 		r.fatalf("Open of a whole image repaired something: %+v, %v", st.LastRepair, err)
+	}
+	if err := r.cur.AfterCrash(r.l, r.dir); err != nil {
+		r.fatalf("%v", err)
 	}
 }
 
@@ -671,6 +699,9 @@ func (r *modelRun) checkState() {
 	if st.EventCount != uint64(len(m.ev)) || st.NextEventID != m.next || st.OldestEventID != wo || st.NewestEventID != wn {
 		r.fatalf("after: Stats = {EventCount %d Oldest %d Newest %d Next %d}; want {%d %d %d %d}",
 			st.EventCount, st.OldestEventID, st.NewestEventID, st.NextEventID, len(m.ev), wo, wn, m.next)
+	}
+	if err := r.ret.CheckStats(st); err != nil {
+		r.fatalf("after: %v", err)
 	}
 }
 
@@ -739,6 +770,7 @@ func TestModelRandomized(t *testing.T) {
 		dir:    t.TempDir(),
 		m:      newModel(),
 		counts: map[string]int{},
+		cur:    modelcheck.NewCursors(),
 	}
 	var err error
 	if r.l, err = mmaplog.Open(r.dir, &modelOpts); err != nil {
@@ -755,19 +787,28 @@ func TestModelRandomized(t *testing.T) {
 		weight int
 		fn     func()
 	}
+	ret := func(fn func()) func() { return func() { r.retentionOp(fn) } } // may enforce retention
 	table := []op{
-		{"AppendWithID", 12, r.doAppendWithID},
-		{"AppendBatchWithIDs", 7, r.doAppendBatchWithIDs},
-		{"Append", 10, r.doAppend},
-		{"AppendBatch", 4, r.doAppendBatch},
+		{"AppendWithID", 12, ret(r.doAppendWithID)},
+		{"AppendBatchWithIDs", 7, ret(r.doAppendBatchWithIDs)},
+		{"Append", 10, ret(r.doAppend)},
+		{"AppendBatch", 4, ret(r.doAppendBatch)},
 		{"Get", 15, r.doGet},
 		{"View", 6, r.doView},
 		{"IterRange", 6, r.doIterRange},
 		{"DeleteRange", 11, r.doDeleteRange},
-		{"Rotate", 3, r.doRotate},
+		{"Rotate", 3, ret(r.doRotate)},
 		{"Sync", 1, r.doSync},
 		{"Reopen", 1, r.doReopen},
 		{"CrashReboot", 1, r.doCrashReboot},
+		{"SetRetention", 1, r.doSetRetention},
+		{"CursorOpen", 2, r.doCursorOpen},
+		{"CursorCommit", 3, r.doCursorCommit},
+		{"CursorLoad", 1, r.doCursorLoad},
+		{"CursorList", 1, r.doCursorList},
+		{"CursorDelete", 1, r.doCursorDelete},
+		{"CursorRead", 3, r.doCursorRead},
+		{"CursorCatchUp", 2, r.doCursorCatchUp},
 	}
 	total := 0
 	for _, o := range table {
@@ -788,6 +829,10 @@ func TestModelRandomized(t *testing.T) {
 			}
 			k -= o.weight
 		}
+		if r.op == ops/2 {
+			r.counts["CursorFill"]++
+			r.doCursorFill()
+		}
 		r.checkState()
 		if r.op%100 == 99 {
 			r.checkSegmentFiles()
@@ -801,4 +846,6 @@ func TestModelRandomized(t *testing.T) {
 	st, _ := r.l.Stats()
 	t.Logf("%d ops %v; at most %d live events and %d segment files; final: live=%d oldest=%d next=%d segment files=%d index capacity=%d",
 		ops, r.counts, r.maxLive, r.maxFiles, len(r.m.ev), r.m.oldest, r.m.next, st.FileCount, st.IndexCapacity)
+	t.Logf("retention removed %d events in %d segments (a cursor lowered the cut %d times, the newest event's segment stopped it %d times); policy at the end %+v; %d cursors",
+		r.retRemoved, st.RetentionRemovedSegments, r.ret.Limited, r.ret.Capped, st.Retention, r.cur.Len())
 }
