@@ -228,7 +228,8 @@ type modelRun struct {
 	cur               *modelcheck.Cursors
 	held              [4]*modelcheck.Held // cursors kept across operations (of r.l)
 	ret               modelcheck.Retention
-	retRemoved        int // events retention removed
+	retRemoved        int    // events retention removed
+	recycled          uint64 // segment files made from the recycling pool by closed handles
 }
 
 func (r *modelRun) fatalf(format string, args ...any) {
@@ -607,6 +608,7 @@ func (r *modelRun) doSync() {
 func (r *modelRun) doReopen() {
 	r.what = "Close+Open"
 	l := r.l
+	r.noteRecycled()
 	if err := l.Close(); err != nil {
 		r.fatalf("Close: %v", err)
 	}
@@ -634,6 +636,13 @@ func (r *modelRun) doReopen() {
 	}
 }
 
+// noteRecycled adds the recycled segments of the writer handle about to be closed.
+func (r *modelRun) noteRecycled() {
+	if st, err := r.l.Stats(); err == nil {
+		r.recycled += st.RecycledSegments
+	}
+}
+
 // doCrashReboot stands for a power loss that lost no page, then a reboot: the handles
 // stay open on the old directory while its image is taken (mmaplog.CrashImage), and both
 // handles move to the image. Open rebuilds the end of the log from the records past the
@@ -649,6 +658,7 @@ func (r *modelRun) doCrashReboot() {
 	if err := r.cur.CrashImage(img, r.rng.Uint64()); err != nil {
 		r.fatalf("%v", err)
 	}
+	r.noteRecycled()
 	r.l.Close()
 	r.obs.Close()
 	r.closeHeld()
@@ -844,8 +854,12 @@ func TestModelRandomized(t *testing.T) {
 	r.checkAll()
 	r.checkSegmentFiles()
 	st, _ := r.l.Stats()
-	t.Logf("%d ops %v; at most %d live events and %d segment files; final: live=%d oldest=%d next=%d segment files=%d index capacity=%d",
-		ops, r.counts, r.maxLive, r.maxFiles, len(r.m.ev), r.m.oldest, r.m.next, st.FileCount, st.IndexCapacity)
+	r.noteRecycled()
+	t.Logf("%d ops %v; at most %d live events and %d segment files; final: live=%d oldest=%d next=%d segment files=%d index capacity=%d; %d segments made from the recycling pool",
+		ops, r.counts, r.maxLive, r.maxFiles, len(r.m.ev), r.m.oldest, r.m.next, st.FileCount, st.IndexCapacity, r.recycled)
+	if r.recycled == 0 {
+		t.Fatalf("no segment was recycled: the run did not exercise segment recycling")
+	}
 	t.Logf("retention removed %d events in %d segments (a cursor lowered the cut %d times, the newest event's segment stopped it %d times); policy at the end %+v; %d cursors",
 		r.retRemoved, st.RetentionRemovedSegments, r.ret.Limited, r.ret.Capped, st.Retention, r.cur.Len())
 }
