@@ -80,6 +80,15 @@ func openRing(b testing.TB) (*mmaplog.Log, mmaplog.EventID) {
 	return l, st.NextEventID
 }
 
+// appendedSince counts the events appended to l after id from (the prefilled logs of
+// openRing and openGrown: a ring's EventCount stays bounded).
+func appendedSince(l *mmaplog.Log, from mmaplog.EventID) func() (uint64, error) {
+	return func() (uint64, error) {
+		next, err := l.NextEventID()
+		return next - from, err
+	}
+}
+
 // openGrown opens a ringlog (default options) that has grown past its first segment
 // (ringlog-grown-*): a handle that flushes prepares its next segments zero-filled, so
 // after the first one every segment it writes has written blocks. It calls Sync first,
@@ -124,8 +133,9 @@ func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 	switch impl {
 	case "ringlog-grown-syncid":
 		l, next := openGrown(b)
+		count := appendedSince(l, next)
 		var mu sync.Mutex
-		return durable{count: ringlogCount(l), op: func() error {
+		return durable{count: count, op: func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err := l.AppendWithID(next, ev); err != nil {
@@ -136,8 +146,9 @@ func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 		}}
 	case "ringlog-ring-syncid":
 		l, next := openRing(b)
+		count := appendedSince(l, next)
 		var mu sync.Mutex
-		return durable{count: ringlogCount(l), op: func() error {
+		return durable{count: count, op: func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err := l.AppendWithID(next, ev); err != nil {
@@ -293,7 +304,8 @@ func durableBatchOp(b testing.TB, impl string, batch [][]byte) durable {
 	switch impl {
 	case "ringlog-grown-syncid":
 		l, next := openGrown(b)
-		return durable{count: ringlogCount(l), op: func() error {
+		count := appendedSince(l, next)
+		return durable{count: count, op: func() error {
 			if err := l.AppendBatchWithIDs(next, batch); err != nil {
 				return err
 			}
@@ -302,7 +314,8 @@ func durableBatchOp(b testing.TB, impl string, batch [][]byte) durable {
 		}}
 	case "ringlog-ring-syncid":
 		l, next := openRing(b)
-		return durable{count: ringlogCount(l), op: func() error {
+		count := appendedSince(l, next)
+		return durable{count: count, op: func() error {
 			if err := l.AppendBatchWithIDs(next, batch); err != nil {
 				return err
 			}
