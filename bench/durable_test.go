@@ -3,12 +3,10 @@ package bench
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
@@ -29,7 +27,6 @@ var durableAppendImpls = []struct {
 	{"ringlog-sync", []int{1, 8}},
 	{"ringlog-syncid", []int{1}},
 	{"ringlog-ring-syncid", []int{1}},
-	{"ringlog-grown-syncid", []int{1}},
 	{"ringlog-syncalways", []int{1, 8}},
 	{"tidwall-sync", []int{1, 8}},
 	{"raft-wal", []int{1, 8}},
@@ -80,8 +77,8 @@ func openRing(b testing.TB) (*mmaplog.Log, mmaplog.EventID) {
 	return l, st.NextEventID
 }
 
-// appendedSince counts the events appended to l after id from (the prefilled logs of
-// openRing and openGrown: a ring's EventCount stays bounded).
+// appendedSince counts the events appended to l after id from (the prefilled log of
+// openRing: a ring's EventCount stays bounded).
 func appendedSince(l *mmaplog.Log, from mmaplog.EventID) func() (uint64, error) {
 	return func() (uint64, error) {
 		next, err := l.NextEventID()
@@ -89,61 +86,9 @@ func appendedSince(l *mmaplog.Log, from mmaplog.EventID) func() (uint64, error) 
 	}
 }
 
-// openGrown opens a ringlog (default options) that has grown past its first segment
-// (ringlog-grown-*): a handle that flushes prepares its next segments zero-filled, so
-// after the first one every segment it writes has written blocks. It calls Sync first,
-// waits for the zero-filled segment 1, appends into it and returns the next id.
-func openGrown(b testing.TB) (*mmaplog.Log, mmaplog.EventID) {
-	b.Helper()
-	dir := b.TempDir()
-	l := openRinglogAt(b, dir, nil)
-	if err := l.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	batch := makeBatch(1000, durableSize)
-	for st, _ := l.Stats(); ; time.Sleep(10 * time.Millisecond) { // appends keep preparation going
-		if _, err := os.Stat(filepath.Join(dir, "seg-0000000000000001")); err == nil {
-			break
-		}
-		if st.ActiveSegment != 0 {
-			b.Fatal("segment 1 was not prepared ahead before the writer needed it")
-		}
-		if _, err := l.AppendBatch(batch); err != nil {
-			b.Fatal(err)
-		}
-		st, _ = l.Stats()
-	}
-	for st, _ := l.Stats(); st.ActiveSegment == 0; st, _ = l.Stats() {
-		if _, err := l.AppendBatch(batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := l.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	next, err := l.NextEventID()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return l, next
-}
-
 func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 	b.Helper()
 	switch impl {
-	case "ringlog-grown-syncid":
-		l, next := openGrown(b)
-		count := appendedSince(l, next)
-		var mu sync.Mutex
-		return durable{count: count, op: func() error {
-			mu.Lock()
-			defer mu.Unlock()
-			if err := l.AppendWithID(next, ev); err != nil {
-				return err
-			}
-			next++
-			return l.Sync()
-		}}
 	case "ringlog-ring-syncid":
 		l, next := openRing(b)
 		count := appendedSince(l, next)
@@ -238,8 +183,6 @@ func openRaftWALB(b testing.TB) *raftwal.WAL {
 //   - ringlog-syncid: AppendWithID + Sync, one writer allocating its ids;
 //   - ringlog-ring-syncid: the same on a ring in steady state (openRing): every segment
 //     it moves into is a recycled file;
-//   - ringlog-grown-syncid: the same on a log past its first segment (openGrown), in a
-//     segment its flushing handle prepared zero-filled;
 //   - ringlog-syncalways: Append on a handle opened with Sync: SyncAlways (group commit
 //     across the goroutines);
 //   - tidwall-sync: tidwall/wal Write with NoSync false (an fsync per Write);
@@ -293,7 +236,7 @@ func runShared(n, goroutines int, op func() error) error {
 }
 
 // durableBatchImpls are the impls of BenchmarkDurableBatch.
-var durableBatchImpls = []string{"ringlog-sync", "ringlog-syncid", "ringlog-ring-syncid", "ringlog-grown-syncid", "ringlog-syncalways", "tidwall-sync", "raft-wal", "limit-fdatasync"}
+var durableBatchImpls = []string{"ringlog-sync", "ringlog-syncid", "ringlog-ring-syncid", "ringlog-syncalways", "tidwall-sync", "raft-wal", "limit-fdatasync"}
 
 // durableBatchOp returns one durable append of batch for impl (see
 // BenchmarkDurableBatch), on a new log in b's temporary directory closed when b ends.
@@ -302,16 +245,6 @@ func durableBatchOp(b testing.TB, impl string, batch [][]byte) durable {
 	b.Helper()
 	n := uint64(len(batch))
 	switch impl {
-	case "ringlog-grown-syncid":
-		l, next := openGrown(b)
-		count := appendedSince(l, next)
-		return durable{count: count, op: func() error {
-			if err := l.AppendBatchWithIDs(next, batch); err != nil {
-				return err
-			}
-			next += n
-			return l.Sync()
-		}}
 	case "ringlog-ring-syncid":
 		l, next := openRing(b)
 		count := appendedSince(l, next)
@@ -392,8 +325,7 @@ func durableBatchOp(b testing.TB, impl string, batch [][]byte) durable {
 // BenchmarkDurableBatch appends 100 events of 128 B per call, durable when the call
 // returns: ringlog AppendBatch + Sync (ringlog-sync), AppendBatchWithIDs + Sync
 // (ringlog-syncid; ringlog-ring-syncid on a ring in steady state, whose segments are
-// recycled files; ringlog-grown-syncid past the first segment, in a zero-filled one),
-// AppendBatch under SyncAlways (ringlog-syncalways), tidwall/wal Batch +
+// recycled files), AppendBatch under SyncAlways (ringlog-syncalways), tidwall/wal Batch +
 // WriteBatch with NoSync false (one fsync per batch), raft-wal StoreLogs of 100 (one fsync
 // per call), and the limit: one pwrite of the 100 payloads (12.5 KiB) + fdatasync. It
 // reports ns/event beside ns/op.

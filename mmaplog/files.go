@@ -35,7 +35,7 @@ func isTempName(name string) bool { return strings.Contains(name, tmpInfix) }
 // header at offset 0, fsynced and renamed into place without replacing, and the directory
 // is fsynced. If final exists the result wraps fs.ErrExist and final is untouched.
 func createFile(final string, size int64, header []byte, perm fs.FileMode) error {
-	tmp, err := prepareTemp(final, size, header, perm, false)
+	tmp, err := prepareTemp(final, size, header, perm)
 	if err != nil {
 		return err
 	}
@@ -43,11 +43,8 @@ func createFile(final string, size int64, header []byte, perm fs.FileMode) error
 }
 
 // prepareTemp does the slow part of createFile: a complete, fsynced file under a
-// temporary name next to final. With written, every byte after the header is written
-// (zeros) before the sync, so that no block of the file is an unwritten extent: a later
-// fdatasync of data written there then has no extent to convert (docs/FORMAT.md
-// section 10).
-func prepareTemp(final string, size int64, header []byte, perm fs.FileMode, written bool) (string, error) {
+// temporary name next to final.
+func prepareTemp(final string, size int64, header []byte, perm fs.FileMode) (string, error) {
 	if h := createFileHook.Load(); h != nil {
 		if err := (*h)(final); err != nil {
 			return "", err
@@ -59,9 +56,6 @@ func prepareTemp(final string, size int64, header []byte, perm fs.FileMode, writ
 		return "", err
 	}
 	err = preallocate(f, size)
-	if err == nil && written {
-		err = writeZeros(f, int64(len(header)), size)
-	}
 	if err == nil {
 		_, err = f.WriteAt(header, 0)
 	}
@@ -113,15 +107,3 @@ func removeIfExists(path string) error {
 }
 
 func join(dir, name string) string { return filepath.Join(dir, name) }
-
-// writeZerosPlain writes zeros over [from, to) of f with 1 MiB writes.
-func writeZerosPlain(f *os.File, from, to int64) error {
-	zero := make([]byte, min(1<<20, to-from))
-	for off := from; off < to; off += int64(len(zero)) {
-		n := min(int64(len(zero)), to-off)
-		if _, err := f.WriteAt(zero[:n], off); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -90,22 +90,3 @@ func lockRecycle(f *os.File) bool {
 		}
 	}
 }
-
-// writeZeros writes zeros over [from, to) of f, so that those blocks are written, not
-// unwritten extents: with FALLOC_FL_WRITE_ZEROES (Linux 6.17+, where the filesystem and
-// device support it, cheaply), else with plain writes.
-func writeZeros(f *os.File, from, to int64) error {
-	if from >= to {
-		return nil
-	}
-	for {
-		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_WRITE_ZEROES, from, to-from)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil {
-			return nil
-		}
-		return writeZerosPlain(f, from, to)
-	}
-}

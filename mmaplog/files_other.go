@@ -30,6 +30,3 @@ func lockMapping(f *os.File) error { return nil }
 
 // lockRecycle is never called here (recycling is off); it refuses.
 func lockRecycle(f *os.File) bool { return false }
-
-// writeZeros writes zeros over [from, to) of f.
-func writeZeros(f *os.File, from, to int64) error { return writeZerosPlain(f, from, to) }

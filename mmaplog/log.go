@@ -90,7 +90,6 @@ type Log struct {
 	prepBusy    atomic.Bool
 	preparedSeq atomic.Uint64 // highest seq this handle has prepared + 1
 	recycled    atomic.Uint64 // segment files this handle made from the pool (Stats)
-	durableUse  atomic.Bool   // the handle flushes (SyncAlways, SyncInterval, or it called Sync): it prepares written segments
 	// growPrefault is the index generation whose growth-copy range this handle is
 	// prefaulting in the background (0: none); the copy waits for it (copyDeferred).
 	growPrefault atomic.Uint64
@@ -120,7 +119,6 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	l := &Log{dir: dir, opts: r, segs: map[uint64]*segment{}, idxs: map[uint64]*ringindex.Index{}}
 	l.sy.cond = sync.NewCond(&l.sy.mu)
-	l.durableUse.Store(r.sync != SyncNever)
 	if !r.readOnly {
 		lk, err := flock.New(join(dir, lockFileName), r.fileMode)
 		if err != nil {

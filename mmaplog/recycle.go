@@ -85,8 +85,8 @@ func (l *Log) discardTemp(tmp string) {
 
 // prepareSegmentTemp returns a complete file for segment seq under a temporary name,
 // ready to be renamed into place: a pool file with its header rewritten when one can be
-// taken (recycled), else a new preallocated file, zero-filled when written is set.
-func (l *Log) prepareSegmentTemp(seq uint64, written bool) (tmp string, recycled bool, err error) {
+// taken (recycled), else a new preallocated file.
+func (l *Log) prepareSegmentTemp(seq uint64) (tmp string, recycled bool, err error) {
 	final := l.segmentPath(seq)
 	for k := range l.opts.recycle {
 		pool := join(l.dir, poolFileName(k))
@@ -99,7 +99,7 @@ func (l *Log) prepareSegmentTemp(seq uint64, written bool) (tmp string, recycled
 		}
 	}
 	hdr := encodeSegHeader(segHeader{seq: seq, segmentSize: l.opts.segmentSize, logID: l.logID, salt: newSalt(0, false)})
-	tmp, err = prepareTemp(final, int64(l.opts.segmentSize), hdr, l.opts.fileMode, written)
+	tmp, err = prepareTemp(final, int64(l.opts.segmentSize), hdr, l.opts.fileMode)
 	return tmp, false, err
 }
 

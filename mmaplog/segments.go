@@ -203,7 +203,7 @@ func (l *Log) ensureSegmentFile(seq uint64) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	tmp, recycled, err := l.prepareSegmentTemp(seq, false) // on the append path: no zero-fill
+	tmp, recycled, err := l.prepareSegmentTemp(seq)
 	if err == nil {
 		if err = renameNoReplace(tmp, path); err != nil {
 			l.discardTemp(tmp)
@@ -250,7 +250,7 @@ func (l *Log) publishPrepared(seq uint64) error {
 	path := l.segmentPath(seq)
 	tmp, recycled := "", false
 	if _, err := os.Stat(path); err != nil {
-		tmp, recycled, err = l.prepareSegmentTemp(seq, l.durableUse.Load())
+		tmp, recycled, err = l.prepareSegmentTemp(seq)
 		if err != nil {
 			return err
 		}

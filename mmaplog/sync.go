@@ -134,9 +134,6 @@ func (l *Log) Sync() error {
 	if err := l.rlock(); err != nil {
 		return err
 	}
-	if !l.durableUse.Load() {
-		l.durableUse.Store(true)
-	}
 	gen := l.loadView().gen
 	l.segMu.RUnlock()
 	if err := l.syncThrough(gen); err != nil {
