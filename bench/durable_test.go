@@ -86,22 +86,27 @@ func appendedSince(l *mmaplog.Log, from mmaplog.EventID) func() (uint64, error) 
 	}
 }
 
+// appendWithIDSync returns one AppendWithID + Sync of ev at the next id from next on,
+// safe for concurrent use (the ids are allocated under a mutex).
+func appendWithIDSync(l *mmaplog.Log, next mmaplog.EventID, ev []byte) func() error {
+	var mu sync.Mutex
+	return func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := l.AppendWithID(next, ev); err != nil {
+			return err
+		}
+		next++
+		return l.Sync()
+	}
+}
+
 func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 	b.Helper()
 	switch impl {
 	case "ringlog-ring-syncid":
 		l, next := openRing(b)
-		count := appendedSince(l, next)
-		var mu sync.Mutex
-		return durable{count: count, op: func() error {
-			mu.Lock()
-			defer mu.Unlock()
-			if err := l.AppendWithID(next, ev); err != nil {
-				return err
-			}
-			next++
-			return l.Sync()
-		}}
+		return durable{count: appendedSince(l, next), op: appendWithIDSync(l, next, ev)}
 	case "ringlog-sync":
 		l := openRinglog(b, nil)
 		return durable{count: ringlogCount(l), op: func() error {
@@ -112,17 +117,7 @@ func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 		}}
 	case "ringlog-syncid":
 		l := openRinglog(b, nil)
-		var mu sync.Mutex
-		next := mmaplog.EventID(1)
-		return durable{count: ringlogCount(l), op: func() error {
-			mu.Lock()
-			defer mu.Unlock()
-			if err := l.AppendWithID(next, ev); err != nil {
-				return err
-			}
-			next++
-			return l.Sync()
-		}}
+		return durable{count: ringlogCount(l), op: appendWithIDSync(l, 1, ev)}
 	case "ringlog-syncalways":
 		l := openRinglog(b, &mmaplog.Options{Sync: mmaplog.SyncAlways})
 		return durable{count: ringlogCount(l), op: func() error {
