@@ -90,6 +90,10 @@ type Log struct {
 	prepBusy    atomic.Bool
 	preparedSeq atomic.Uint64 // highest seq this handle has prepared + 1
 	recycled    atomic.Uint64 // segment files this handle made from the pool (Stats)
+	// flushing is set when the handle makes appends durable (SyncAlways, SyncInterval, or
+	// it called Sync): it then leaves the pages of prepared segments to its flushes
+	// (prepareAhead, flushEnd).
+	flushing atomic.Bool
 	// growPrefault is the index generation whose growth-copy range this handle is
 	// prefaulting in the background (0: none); the copy waits for it (copyDeferred).
 	growPrefault atomic.Uint64
@@ -119,6 +123,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	l := &Log{dir: dir, opts: r, segs: map[uint64]*segment{}, idxs: map[uint64]*ringindex.Index{}}
 	l.sy.cond = sync.NewCond(&l.sy.mu)
+	l.flushing.Store(r.sync != SyncNever)
 	if !r.readOnly {
 		lk, err := flock.New(join(dir, lockFileName), r.fileMode)
 		if err != nil {

@@ -219,7 +219,8 @@ func (l *Log) ensureSegmentFile(seq uint64) error {
 }
 
 // prepareAhead creates, maps and prefaults segment seq in the background, off the append
-// path, unless this handle already did or is doing it. The slow part (preallocation,
+// path, unless this handle already did or is doing it (a handle that flushes does not
+// prefault: docs/FORMAT.md section 10). The slow part (preallocation,
 // fsync) runs without the writer lock; the file is renamed into place under the lock and
 // only if seq is not below the active segment, so preparation never resurrects a segment
 // that a delete unlinked, and never touches one that appends already use.
@@ -238,7 +239,12 @@ func (l *Log) prepareAhead(seq uint64) {
 		if err != nil {
 			return
 		}
-		prefault(s.data) // the whole mapping: madvise needs a page-aligned start
+		if !l.flushing.Load() {
+			// A handle that flushes does not: populating 64 MiB of a fresh file runs a
+			// journal handle per page, which holds up the commits of its flushes;
+			// flushEnd populates each chunk it writes ahead instead.
+			prefault(s.data) // the whole mapping: madvise needs a page-aligned start
+		}
 		l.releaseSegment(seq)
 		l.preparedSeq.Store(seq + 1)
 	}()

@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -58,6 +59,10 @@ type syncer struct {
 	wg      sync.WaitGroup
 	stop    sync.Once
 	flushes atomic.Uint64 // flushes started, numbering them for syncTraceHook
+
+	wmu     sync.Mutex    // guards written (a flush and a background checkpoint may overlap)
+	written writtenMark   // how far the active segment's blocks are known written
+	ahead   atomic.Uint64 // flushes extended ahead of the records (flushEnd)
 
 	pmu     sync.Mutex // guards mark and flushed (flushes and inline checkpoints update them)
 	mark    shapeMark  // the shape of the state at this handle's last checkpoint
@@ -136,6 +141,9 @@ func (l *Log) Sync() error {
 	}
 	gen := l.loadView().gen
 	l.segMu.RUnlock()
+	if !l.flushing.Load() {
+		l.flushing.Store(true)
+	}
 	if err := l.syncThrough(gen); err != nil {
 		return err
 	}
@@ -415,7 +423,7 @@ func (l *Log) syncRecords(pinned []*segment, startSeq, startOff, active, endOff 
 			lo = startOff &^ 4095
 		}
 		if s.seq == active {
-			hi = endOff
+			hi = l.flushEnd(s, endOff)
 		}
 		if s.seq < startSeq || s.seq > active || hi <= lo {
 			continue
@@ -426,6 +434,49 @@ func (l *Log) syncRecords(pinned []*segment, startSeq, startOff, active, endOff 
 		noteMsync(segmentFileName(s.seq), lo, hi-lo)
 	}
 	return nil
+}
+
+// flushAheadChunk is the granularity at which a flush of the active segment writes the
+// blocks ahead of its records once, so that later flushes convert no unwritten extent
+// (docs/FORMAT.md section 5.6).
+const flushAheadChunk = 1 << 20
+
+// writtenMark says that every block of segment seq below end is written on disk.
+type writtenMark struct{ seq, end uint64 }
+
+// flushEnd returns where an msync of the active segment s that must reach hi ends: hi
+// when the file system reports every block up to hi written, else the next multiple of
+// flushAheadChunk (at most the segment's end), whose pages past hi it first makes dirty
+// (a write fault changes no byte) so that the msync writes them and the file system
+// converts their extents in this one flush.
+func (l *Log) flushEnd(s *segment, hi uint64) uint64 {
+	size := l.opts.segmentSize
+	l.sy.wmu.Lock()
+	defer l.sy.wmu.Unlock()
+	w := &l.sy.written
+	if w.seq != s.seq {
+		*w = writtenMark{seq: s.seq}
+	}
+	if hi <= w.end {
+		return hi
+	}
+	u, err := firstUnwritten(join(l.dir, segmentFileName(s.seq)), w.end, size)
+	if err != nil {
+		w.end = size // the file system cannot tell: never extend in this segment
+		return hi
+	}
+	if u >= hi {
+		w.end = u
+		return hi
+	}
+	end := min(size, (hi+flushAheadChunk-1)/flushAheadChunk*flushAheadChunk)
+	page := uint64(os.Getpagesize())
+	if from := (hi + page - 1) &^ (page - 1); from < end {
+		prefault(s.data[from:end])
+	}
+	w.end = end
+	l.sy.ahead.Add(1)
+	return end
 }
 
 // msyncHook, when set (tests only), is called after every successful msync of a file of
