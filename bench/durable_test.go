@@ -197,14 +197,34 @@ func BenchmarkDurableAppend(b *testing.B) {
 				w := durableAppendOp(b, d.impl, ev)
 				b.ReportAllocs()
 				b.SetBytes(durableSize)
+				dev := startDeviceMeter(b)
 				b.ResetTimer()
 				// b.N operations shared by the goroutines (b.Loop drives one goroutine only).
 				if err := runShared(b.N, goroutines, w.op); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
+				dev(b.N)
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			})
+		}
+	}
+}
+
+// startDeviceMeter starts counting what the block device holding b's temporary
+// directories writes; the function it returns reports it as dev-KiB/op over ops
+// operations (other writers of the device count too). It reports nothing where the
+// device's statistics cannot be read.
+func startDeviceMeter(b *testing.B) func(ops int) {
+	dir, err := os.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dir.Close() })
+	start := devSectors(dir)
+	return func(ops int) {
+		if end := devSectors(dir); start >= 0 && end >= start && ops > 0 {
+			b.ReportMetric(float64(end-start)*512/1024/float64(ops), "dev-KiB/op")
 		}
 	}
 }
@@ -332,6 +352,7 @@ func BenchmarkDurableBatch(b *testing.B) {
 			w := durableBatchOp(b, impl, batch)
 			b.ReportAllocs()
 			b.SetBytes(n * durableSize)
+			dev := startDeviceMeter(b)
 			ops := 0
 			for b.Loop() {
 				if err := w.op(); err != nil {
@@ -339,6 +360,7 @@ func BenchmarkDurableBatch(b *testing.B) {
 				}
 				ops++
 			}
+			dev(ops)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(ops*n), "ns/event")
 			b.ReportMetric(float64(ops*n)/b.Elapsed().Seconds(), "events/s")
 		})

@@ -51,6 +51,14 @@ func prefault(b []byte) {
 	}
 }
 
+// adviseRandom turns off read-ahead for the page faults of mapping b (MADV_RANDOM), so
+// that each fault brings a single 4 KiB page into the page cache. Best effort.
+func adviseRandom(b []byte) {
+	if len(b) > 0 {
+		_ = unix.Madvise(b, unix.MADV_RANDOM)
+	}
+}
+
 // msync flushes b (page-aligned start) to the file.
 func msync(b []byte) error {
 	if len(b) == 0 {

@@ -18,6 +18,9 @@ func renameNoReplace(from, to string) error { return linkRename(from, to) }
 // prefault is a no-op where MADV_POPULATE_WRITE does not exist.
 func prefault(b []byte) {}
 
+// adviseRandom does nothing here.
+func adviseRandom(b []byte) {}
+
 // msync flushes the whole mapping holding b.
 func msync(b []byte) error { return mmap.MMap(b).Flush() }
 

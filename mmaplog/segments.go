@@ -17,6 +17,20 @@ type segment struct {
 	data  mmap.MMap
 	refs  atomic.Int32 // pins held by View callbacks and iterators
 	owner *Log         // the handle that mapped it (whose segCache may hold it)
+	// smallPages is set once the mapping was advised to fault single pages (guarded by
+	// the owner's segMu held for writing, or set before the segment is shared).
+	smallPages bool
+}
+
+// adviseSmallPages makes the page faults of a mapping that a flushing handle writes
+// bring in single pages, without read-ahead (docs/FORMAT.md section 10): the kernel then
+// keeps the file's new pages in 4 KiB folios, and an msync writes back only the pages the
+// records dirtied, where a large folio (up to 2 MiB) is written whole.
+func (s *segment) adviseSmallPages() {
+	if !s.smallPages && s.data != nil {
+		s.smallPages = true
+		adviseRandom(s.data)
+	}
 }
 
 // unmap releases the mapping. The caller holds segMu for writing (or owns s alone), so no
@@ -93,7 +107,11 @@ func (l *Log) mapSegment(seq uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: map %s: %w", path, err)
 	}
-	return &segment{seq: seq, seed: seed, data: m, owner: l}, nil
+	s := &segment{seq: seq, seed: seed, data: m, owner: l}
+	if l.flushing.Load() && seq >= l.loadView().activeSeq {
+		s.adviseSmallPages()
+	}
+	return s, nil
 }
 
 // lookupSegment returns the mapping of seq. The caller holds segMu for reading; if seq is

@@ -142,12 +142,29 @@ func (l *Log) Sync() error {
 	gen := l.loadView().gen
 	l.segMu.RUnlock()
 	if !l.flushing.Load() {
-		l.flushing.Store(true)
+		l.startFlushing()
 	}
 	if err := l.syncThrough(gen); err != nil {
 		return err
 	}
 	return l.flushCursors() // this handle's cursor commits made before the call, if any (cursor.go)
+}
+
+// startFlushing marks the handle as one that flushes (at its first Sync) and advises the
+// mappings of the segments it is about to write to fault single pages
+// (segment.adviseSmallPages); later mappings get the advice from mapSegment.
+func (l *Log) startFlushing() {
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	if l.flushing.Swap(true) {
+		return
+	}
+	active := l.loadView().activeSeq
+	for seq, s := range l.segs {
+		if seq >= active {
+			s.adviseSmallPages()
+		}
+	}
 }
 
 // syncThrough returns once commit generation gen is durable.

@@ -44,10 +44,12 @@ var workloads = []Workload{
 	{Name: "DurableAppend", Title: "Durable appends, 1 and 8 goroutines", Primary: "ns/op", FlushUnit: "ns/op",
 		Desc: "One 128 B event per call, durable when the call returns: `ringlog-sync` is Append + Sync, `ringlog-syncid` AppendWithID + Sync (one writer), " +
 			"`ringlog-syncalways` Append on a handle opened with SyncAlways (group commit across the goroutines); tidwall/wal with sync (fsync per Write), raft-wal (fsync per StoreLog, serialized by its writeMu). " +
-			"Limit: pwrite of the payload into a written file + fdatasync. ns/op is per event across all goroutines; events/s is the aggregate."},
+			"Limit: pwrite of the payload into a written file + fdatasync. ns/op is per event across all goroutines; events/s is the aggregate; " +
+			"dev-KiB/op: what the device wrote per event (journal included; other writers of the device count too)."},
 	{Name: "DurableBatch", Title: "Durable batches of 100 events", Primary: "ns/op", FlushUnit: "ns/op",
 		Desc: "100 events of 128 B per call, durable when the call returns: `ringlog-sync` AppendBatch + Sync, `ringlog-syncid` AppendBatchWithIDs + Sync, `ringlog-syncalways` AppendBatch under SyncAlways; " +
-			"tidwall/wal Batch + WriteBatch with sync (one fsync per batch), raft-wal StoreLogs of 100 (one fsync per call). Limit: one pwrite of the 100 payloads (12.5 KiB) + fdatasync. ns/event = ns/op ÷ 100."},
+			"tidwall/wal Batch + WriteBatch with sync (one fsync per batch), raft-wal StoreLogs of 100 (one fsync per call). Limit: one pwrite of the 100 payloads (12.5 KiB) + fdatasync. ns/event = ns/op ÷ 100; " +
+			"dev-KiB/op: what the device wrote per batch (journal included; other writers of the device count too)."},
 	{Name: "DurableMultiProcess", Title: "Durable appends from 1 and 2 processes at once", Primary: "events/s", HigherBetter: true, FlushUnit: "ns/event",
 		Desc: "Each process opens the log with SyncAlways, then all append 128 B events with Append together, each durable when it returns. events/s is the aggregate over the append phase, " +
 			"ns/event its inverse; ns/op is a whole round, process start included."},
