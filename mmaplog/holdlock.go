@@ -141,7 +141,8 @@ func (l *Log) stopHolder() {
 }
 
 // releaser drops the retained lock when a writer waits for it or when the handle has
-// changed nothing (the commit word did not move) for holdPoll.
+// been idle for holdPoll: it changed nothing (the commit word did not move) and ran no
+// flush.
 func (l *Log) releaser() {
 	h := &l.hold
 	defer h.wg.Done()
@@ -156,6 +157,10 @@ func (l *Log) releaser() {
 			// The commit word moves with every write call that changed the log; while
 			// this handle retains the lock, no other handle moves it.
 			last := atomic.LoadUint64(l.commit)
+			// A flush of the handle counts as use too: a durable writer appends again
+			// as soon as its flush returns (raftlog's StoreLogs), and releasing the lock
+			// during every flush made each append lock it again.
+			flushes := l.sy.activity.Load()
 			// Not a Go timer: those fire with about a millisecond of slack when the
 			// process is otherwise idle, which is what this poll is for.
 			preciseSleep(time.Duration(holdPoll.Load()))
@@ -164,7 +169,8 @@ func (l *Log) releaser() {
 				return
 			default:
 			}
-			if atomic.LoadUint32(l.lockWaiters()) != 0 || atomic.LoadUint64(l.commit) == last {
+			idle := atomic.LoadUint64(l.commit) == last && flushes%2 == 0 && l.sy.activity.Load() == flushes
+			if atomic.LoadUint32(l.lockWaiters()) != 0 || idle {
 				_, _ = l.lock.Release()
 			}
 			if !l.lock.Retained() {

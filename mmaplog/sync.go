@@ -63,6 +63,9 @@ type syncer struct {
 	wmu     sync.Mutex    // guards written (a flush and a background checkpoint may overlap)
 	written writtenMark   // how far the active segment's blocks are known written
 	ahead   atomic.Uint64 // flushes extended ahead of the records (flushEnd)
+	// activity is odd while a group-commit flush of the handle runs (one runs at a time)
+	// and moves with each start and end.
+	activity atomic.Uint64
 
 	pmu     sync.Mutex // guards mark and flushed (flushes and inline checkpoints update them)
 	mark    shapeMark  // the shape of the state at this handle's last checkpoint
@@ -186,10 +189,12 @@ func (l *Log) syncThrough(gen uint64) error {
 	// them too (group commit).
 	s.running = true
 	s.mu.Unlock()
+	s.activity.Add(1) // the lock releaser counts a flush as use of the handle (holdlock.go)
 	for range groupCommitYields {
 		runtime.Gosched()
 	}
 	covered, err := l.flush(false)
+	s.activity.Add(1)
 	s.mu.Lock()
 	s.running = false
 	if err == nil && covered > s.durable {
