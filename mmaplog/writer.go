@@ -247,6 +247,16 @@ func (w *wtx) checkpointBeforeUnlink() {
 	if !crosses {
 		return
 	}
+	if w.moveRecoveryPastPrefix() {
+		// Nothing to flush: every event the old recovery point needed is deleted.
+		w.commit()
+		if err := w.l.syncMeta(); err != nil {
+			w.unlink = w.unlink[:0]
+			return
+		}
+		w.l.noteCheckpoint(&w.st)
+		return
+	}
 	if err := w.flushLocked(); err != nil {
 		w.unlink = w.unlink[:0]
 		return
@@ -257,6 +267,32 @@ func (w *wtx) checkpointBeforeUnlink() {
 		return
 	}
 	w.l.noteCheckpoint(&w.st)
+}
+
+// moveRecoveryPastPrefix moves the recovery point of w's state to the first event a
+// prefix delete kept, without flushing a record, when that is all the unlink needs
+// (docs/FORMAT.md section 5.2): every segment w unlinks lies below the new first segment,
+// so the events below the new recovery point are deleted and nothing below it is trusted
+// that was not durable before. It reports false, changing nothing, when a full checkpoint
+// is needed instead (an interior delete; the recovery point already past the kept events'
+// start with tombstones not yet flushed below it; no slot to start from).
+func (w *wtx) moveRecoveryPastPrefix() bool {
+	st := &w.st
+	for _, seq := range w.unlink {
+		if seq >= st.firstSeq {
+			return false
+		}
+	}
+	next := max(st.syncedNext, st.oldest)
+	if next >= st.next || (next == st.syncedNext && st.dirtyLow < st.syncedNext) {
+		return false
+	}
+	slot := w.idx.Load(next)
+	if slot.IsZero() || slot.Tombstoned() {
+		return false
+	}
+	st.syncedNext, st.syncedPos, st.dirtyLow = next, slot, max(st.dirtyLow, next)
+	return true
 }
 
 // retireIndexes deletes the files of index generations that the committed state no
