@@ -59,6 +59,29 @@ func adviseRandom(b []byte) {
 	}
 }
 
+// syncHead makes the first n bytes of f (n at most a page) durable without writing back
+// the rest of the file: an msync of a mapping of that page alone is a data sync of that
+// range (vfs_fsync_range), where fsync and fdatasync write back every dirty page of the
+// file first.
+func syncHead(f *os.File, n int) error {
+	page := os.Getpagesize()
+	if n > page {
+		return f.Sync()
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return &os.PathError{Op: "mmap", Path: f.Name(), Err: err}
+	}
+	err = unix.Msync(m, unix.MS_SYNC)
+	if uerr := unix.Munmap(m); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		return &os.PathError{Op: "msync", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
 // msync flushes b (page-aligned start) to the file.
 func msync(b []byte) error {
 	if len(b) == 0 {

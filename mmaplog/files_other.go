@@ -21,6 +21,9 @@ func prefault(b []byte) {}
 // adviseRandom does nothing here.
 func adviseRandom(b []byte) {}
 
+// syncHead makes the first n bytes of f durable: here with fsync of the whole file.
+func syncHead(f *os.File, n int) error { return f.Sync() }
+
 // msync flushes the whole mapping holding b.
 func msync(b []byte) error { return mmap.MMap(b).Flush() }
 

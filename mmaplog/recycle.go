@@ -105,7 +105,7 @@ func (l *Log) prepareSegmentTemp(seq uint64) (tmp string, recycled bool, err err
 
 // reincarnate turns the pool file just claimed as tmp into segment seq: under an exclusive
 // flock (which fails while any process maps the file: it then goes back to slot pool),
-// it writes a version-3 header with seq and the next salt, and syncs it. A file that is
+// it writes a version-3 header with seq and the next salt, and syncs that page alone. A file that is
 // not a whole segment of this log's size is unlinked. It reports whether tmp is ready.
 func (l *Log) reincarnate(tmp, pool string, seq uint64) bool {
 	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
@@ -133,7 +133,9 @@ func (l *Log) reincarnate(tmp, pool string, seq uint64) bool {
 		_ = os.Remove(tmp)
 		return false
 	}
-	if err := f.Sync(); err != nil {
+	// Only the header's page: the file's earlier use may have left up to a whole
+	// segment of dirty pages, stale now, which an fsync would write back first.
+	if err := syncHead(f, len(hdr)); err != nil {
 		_ = os.Remove(tmp)
 		return false
 	}
