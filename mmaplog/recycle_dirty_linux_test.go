@@ -1,10 +1,8 @@
 package mmaplog
 
 import (
-	"encoding/binary"
 	"os"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,7 +12,7 @@ var dirtyPagesSink byte
 
 // dirtyPages counts the pages of file path in [from, to) that the page cache holds dirty
 // (read through a mapping of its own, which dirties nothing; flags from /proc/kpageflags),
-// and the pages it could check. It skips t where page frames cannot be read (not root).
+// and the pages it could check (countPageFlags).
 func dirtyPages(t *testing.T, path string, from, to int) (dirty, checked int) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -31,37 +29,7 @@ func dirtyPages(t *testing.T, path string, from, to int) (dirty, checked int) {
 	for off := from; off < to; off += page {
 		dirtyPagesSink += m[off] // map the cached page into this mapping
 	}
-	pagemap, err := os.Open("/proc/self/pagemap")
-	if err != nil {
-		t.Skipf("pagemap: %v", err)
-	}
-	defer pagemap.Close()
-	flags, err := os.Open("/proc/kpageflags")
-	if err != nil {
-		t.Skipf("kpageflags: %v", err)
-	}
-	defer flags.Close()
-	const kpfDirty = 1 << 4
-	base := uintptr(unsafe.Pointer(&m[0]))
-	var entry, word [8]byte
-	for off := from; off < to; off += page {
-		if _, err := pagemap.ReadAt(entry[:], int64((base+uintptr(off))/page*8)); err != nil {
-			t.Skipf("pagemap: %v", err)
-		}
-		e := binary.LittleEndian.Uint64(entry[:])
-		pfn := e & (1<<55 - 1)
-		if e&(1<<63) == 0 || pfn == 0 {
-			continue
-		}
-		if _, err := flags.ReadAt(word[:], int64(pfn*8)); err != nil {
-			t.Skipf("kpageflags: %v", err)
-		}
-		checked++
-		if binary.LittleEndian.Uint64(word[:])&kpfDirty != 0 {
-			dirty++
-		}
-	}
-	return dirty, checked
+	return countPageFlags(t, m[from:to], kpfDirty)
 }
 
 // TestRecyclingSyncsOnlyTheHeader: taking a file from the pool makes its new header

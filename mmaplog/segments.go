@@ -17,18 +17,16 @@ type segment struct {
 	data  mmap.MMap
 	refs  atomic.Int32 // pins held by View callbacks and iterators
 	owner *Log         // the handle that mapped it (whose segCache may hold it)
-	// smallPages is set once the mapping was advised to fault single pages (guarded by
-	// the owner's segMu held for writing, or set before the segment is shared).
-	smallPages bool
 }
 
 // adviseSmallPages makes the page faults of a mapping that a flushing handle writes
 // bring in single pages, without read-ahead (docs/FORMAT.md section 10): the kernel then
 // keeps the file's new pages in 4 KiB folios, and an msync writes back only the pages the
-// records dirtied, where a large folio (up to 2 MiB) is written whole.
+// records dirtied, where a large folio (up to 2 MiB) is written whole. It runs once per
+// mapping: from mapSegment once the handle flushes, or from startFlushing for the ones
+// mapped before (both under segMu held for writing, so never both).
 func (s *segment) adviseSmallPages() {
-	if !s.smallPages && s.data != nil {
-		s.smallPages = true
+	if s.data != nil {
 		adviseRandom(s.data)
 	}
 }

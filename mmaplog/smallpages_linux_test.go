@@ -1,50 +1,12 @@
 package mmaplog
 
-import (
-	"encoding/binary"
-	"os"
-	"testing"
-	"unsafe"
-)
+import "testing"
 
-// largeFolioPages counts the pages of b (a mapping) that the page cache holds in large
-// folios (compound pages, from /proc/self/pagemap and /proc/kpageflags), and the pages
-// it could check. It skips t where the page frames cannot be read (not root).
+// largeFolioPages counts the pages of mapping b that the page cache holds in large folios
+// (compound pages), and the pages it could check.
 func largeFolioPages(t *testing.T, b []byte) (large, checked int) {
 	t.Helper()
-	pagemap, err := os.Open("/proc/self/pagemap")
-	if err != nil {
-		t.Skipf("pagemap: %v", err)
-	}
-	defer pagemap.Close()
-	flags, err := os.Open("/proc/kpageflags")
-	if err != nil {
-		t.Skipf("kpageflags: %v", err)
-	}
-	defer flags.Close()
-	const page = 4096
-	const compoundHead, compoundTail = 1 << 15, 1 << 16
-	base := uintptr(unsafe.Pointer(&b[0]))
-	entries := make([]byte, 8*(len(b)/page))
-	if _, err := pagemap.ReadAt(entries, int64(base/page*8)); err != nil {
-		t.Skipf("pagemap: %v", err)
-	}
-	var word [8]byte
-	for i := 0; i < len(entries); i += 8 {
-		e := binary.LittleEndian.Uint64(entries[i:])
-		pfn := e & (1<<55 - 1)
-		if e&(1<<63) == 0 || pfn == 0 { // not present, or frames hidden from this user
-			continue
-		}
-		if _, err := flags.ReadAt(word[:], int64(pfn*8)); err != nil {
-			t.Skipf("kpageflags: %v", err)
-		}
-		checked++
-		if binary.LittleEndian.Uint64(word[:])&(compoundHead|compoundTail) != 0 {
-			large++
-		}
-	}
-	return large, checked
+	return countPageFlags(t, b, kpfCompoundHead|kpfCompoundTail)
 }
 
 // TestFlushingHandleKeepsSmallPages: the segments a flushing handle writes fault in
