@@ -20,10 +20,10 @@ func SetCreateFileHook(h func(path string) error) {
 	createFileHook.Store(&h)
 }
 
-// SetHoldPoll sets the HoldLock releaser's poll period and returns the previous one. Tests
-// that need a lock held without idle gaps lengthen it.
-func SetHoldPoll(d time.Duration) time.Duration {
-	return time.Duration(holdPoll.Swap(int64(d)))
+// SetHoldIdle sets how long an idle HoldLock handle keeps the lock and returns the
+// previous value. Tests that need a lock held without idle gaps lengthen it.
+func SetHoldIdle(d time.Duration) time.Duration {
+	return time.Duration(holdIdle.Swap(int64(d)))
 }
 
 // loadStateCopy returns the state copy the commit word selects, without its tail count

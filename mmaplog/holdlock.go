@@ -10,17 +10,20 @@ import (
 
 // Lock hand-over (Options.HoldLock). A handle that holds the lock keeps it after a write
 // call (flock.UnlockRetain) unless a writer waits for it. A writer about to block on the
-// lock adds itself to lockWaiters in the meta file (docs/FORMAT.md section 2), so a holder
-// in any process sees it: at the end of its next write call, or within holdPoll when idle.
+// lock adds itself to lockWaiters in the meta file (docs/FORMAT.md section 2) and wakes the
+// futex on that word, so a holder in any process sees it: at the end of its next write
+// call, or at once when idle (its releaser sleeps on the word). A holder idle for holdIdle
+// releases the lock on its own.
 const (
 	metaLockWaitersOff = 256
-	defaultHoldPoll    = 100 * time.Microsecond
+	defaultHoldIdle    = 5 * time.Millisecond
 )
 
-// holdPoll is the releaser's poll period (a variable so that tests can lengthen it).
-var holdPoll atomic.Int64
+// holdIdle is how long a holder stays idle before its releaser drops the lock (a variable
+// so that tests can lengthen it).
+var holdIdle atomic.Int64
 
-func init() { holdPoll.Store(int64(defaultHoldPoll)) }
+func init() { holdIdle.Store(int64(defaultHoldIdle)) }
 
 // holder runs the idle release of a retained lock. kick is nil until Open has finished
 // (and always without HoldLock): until then every write call releases the lock.
@@ -63,6 +66,7 @@ func (l *Log) onLockWait(waiting bool) {
 				break
 			}
 		}
+		wakeAll(l.lockWaiters()) // an idle holder's releaser sleeps on the count
 		return
 	}
 	if l.waitSlot >= 0 {
@@ -137,15 +141,19 @@ func (l *Log) stopHolder() {
 		return
 	}
 	close(l.hold.done)
+	// Wake the releaser from its futex wait (and, harmlessly, any other holder's, which
+	// sleeps again). One that checked done just before the close sleeps out its holdIdle.
+	wakeAll(l.lockWaiters())
 	l.hold.wg.Wait()
 }
 
 // releaser drops the retained lock when a writer waits for it or when the handle has
-// been idle for holdPoll: it changed nothing (the commit word did not move) and ran no
-// flush.
+// been idle for holdIdle: it changed nothing (the commit word did not move) and ran no
+// flush. It sleeps on the futex of lockWaiters meanwhile, which a waiter wakes.
 func (l *Log) releaser() {
 	h := &l.hold
 	defer h.wg.Done()
+	waiters := l.lockWaiters()
 	for {
 		select {
 		case <-h.done:
@@ -161,16 +169,22 @@ func (l *Log) releaser() {
 			// as soon as its flush returns (raftlog's StoreLogs), and releasing the lock
 			// during every flush made each append lock it again.
 			flushes := l.sy.activity.Load()
-			// Not a Go timer: those fire with about a millisecond of slack when the
-			// process is otherwise idle, which is what this poll is for.
-			preciseSleep(time.Duration(holdPoll.Load()))
-			select {
-			case <-h.done:
+			// A futex wait, not a Go timer or a poll: a waiter's wake-up ends it at once,
+			// and an active holder's releaser wakes once per holdIdle, not once per
+			// write call.
+			deadline := time.Now().Add(time.Duration(holdIdle.Load()))
+			for attempt := 0; atomic.LoadUint32(waiters) == 0; attempt++ {
+				left := time.Until(deadline)
+				if left <= 0 || h.stopping() {
+					break
+				}
+				sleepOnFor(waiters, 0, left, attempt)
+			}
+			if h.stopping() {
 				return
-			default:
 			}
 			idle := atomic.LoadUint64(l.commit) == last && flushes%2 == 0 && l.sy.activity.Load() == flushes
-			if atomic.LoadUint32(l.lockWaiters()) != 0 || idle {
+			if atomic.LoadUint32(waiters) != 0 || idle {
 				_, _ = l.lock.Release()
 			}
 			if !l.lock.Retained() {
@@ -181,5 +195,15 @@ func (l *Log) releaser() {
 				h.active.Store(true)
 			}
 		}
+	}
+}
+
+// stopping reports whether Close has stopped the releaser.
+func (h *holder) stopping() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
 	}
 }

@@ -25,19 +25,20 @@ func TestHoldLockKeptThroughFlushes(t *testing.T) {
 		if step != syncDataStart {
 			return
 		}
-		// A slow device: the flush lasts 20 poll periods of the releaser, and the lock
+		// A slow device: the flush lasts 10 idle periods of the releaser, and the lock
 		// must stay retained all through it.
-		deadline := time.Now().Add(20 * defaultHoldPoll)
+		deadline := time.Now().Add(10 * time.Duration(holdIdle.Load()))
 		for time.Now().Before(deadline) {
 			probes.Add(1)
 			if ok, _ := probe.TryLock(); ok {
 				freeDuringFlush.Add(1)
 				probe.Unlock()
 			}
-			time.Sleep(defaultHoldPoll / 4)
+			time.Sleep(time.Duration(holdIdle.Load()) / 8)
 		}
 	}
 	defer func() { syncTraceHook = nil }()
+	defer holdIdle.Store(holdIdle.Swap(int64(time.Millisecond)))
 	l, err := Open(dir, &Options{HoldLock: true})
 	if err != nil {
 		t.Fatal(err)

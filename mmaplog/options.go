@@ -35,8 +35,8 @@ type Options struct {
 	NoPrefault bool
 	// HoldLock keeps the writer lock between write calls, so that a lone writer pays no
 	// flock(2) per append. The handle hands the lock over promptly when a writer in any
-	// process waits for it (it counts itself in the meta file before blocking), and
-	// releases it when idle for 0.1–0.2 ms.
+	// process waits for it (it counts itself in the meta file and wakes the holder before
+	// blocking), and releases it when idle for 5–10 ms.
 	HoldLock bool
 	// ReadOnly opens an existing log for reading only: everything is mapped read-only, no
 	// lock is taken, nothing is created or repaired, and the directory may be one the

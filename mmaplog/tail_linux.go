@@ -33,11 +33,3 @@ func sleepOnFor(word *uint32, seen uint32, d time.Duration, _ int) {
 func wakeAll(word *uint32) {
 	_, _, _ = unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), futexWake, uintptr(math.MaxInt32), 0, 0, 0)
 }
-
-// preciseSleep sleeps for d with nanosleep(2), which keeps its precision where the Go
-// timer of an idle process may oversleep by a millisecond. It blocks the thread.
-func preciseSleep(d time.Duration) {
-	ts := unix.NsecToTimespec(int64(d))
-	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
-	}
-}

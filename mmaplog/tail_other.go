@@ -29,6 +29,3 @@ func sleepOnFor(word *uint32, seen uint32, d time.Duration, attempt int) {
 
 // wakeAll does nothing: pollers notice the change themselves.
 func wakeAll(word *uint32) {}
-
-// preciseSleep sleeps for d.
-func preciseSleep(d time.Duration) { time.Sleep(d) }

@@ -277,7 +277,7 @@ func tpChildHoldWriter() int {
 			return childFail("append: %v", err)
 		}
 		ret = binary.LittleEndian.AppendUint64(ret, uint64(time.Now().UnixNano()))
-		time.Sleep(30 * time.Millisecond) // idle: the lock must go within ~1 ms
+		time.Sleep(30 * time.Millisecond) // idle: the lock must go within holdIdle (5–10 ms)
 	}
 	if err := os.WriteFile(os.Getenv(tpEnvRecv), ret, 0o644); err != nil {
 		return childFail("%v", err)
@@ -390,14 +390,14 @@ func TestHoldLockTwoProcesses(t *testing.T) {
 		worst = max(worst, d)
 	}
 	slices.Sort(rel)
-	t.Logf("two HoldLock processes for %v: %d and %d appends (%.1f%% / %.1f%%, %.0f appends/s together); idle release seen from a third process over %d rounds: p50=%v max=%v (target 1 ms)",
+	t.Logf("two HoldLock processes for %v: %d and %d appends (%.1f%% / %.1f%%, %.0f appends/s together); idle release seen from a third process over %d rounds: p50=%v max=%v (target 5–10 ms)",
 		time.Duration(ms)*time.Millisecond, counts[0], counts[1], 100*float64(counts[0])/float64(total), 100*float64(counts[1])/float64(total),
 		float64(total)/(float64(ms)/1000), rounds, cnPercentile(rel, 0.5), worst)
 	if counts[0] < total/10 || counts[1] < total/10 {
 		t.Errorf("one HoldLock process starved: %v (want each >= 25%%, fail below 10%%)", counts)
 	}
 	if worst > 100*time.Millisecond {
-		t.Errorf("an idle HoldLock holder kept the lock %v after its last append (want ~1 ms, fail above 100 ms)", worst)
+		t.Errorf("an idle HoldLock holder kept the lock %v after its last append (want 5–10 ms, fail above 100 ms)", worst)
 	}
 	if next, _ := l.NextEventID(); next != uint64(total+rounds) {
 		t.Errorf("NextEventID %d, want %d", next, total+rounds)
@@ -491,8 +491,8 @@ func tpChildTryLock() int {
 // flock(2) locks belong to the open file description. (fcntl locks would all be dropped.)
 func TestLockFileOpenCloseDoesNotRelease(t *testing.T) {
 	dir := t.TempDir()
-	// A long poll period: scheduling gaps of the appender below must not count as idleness.
-	defer mmaplog.SetHoldPoll(mmaplog.SetHoldPoll(2 * time.Second))
+	// A long idle period: scheduling gaps of the appender below must not count as idleness.
+	defer mmaplog.SetHoldIdle(mmaplog.SetHoldIdle(2 * time.Second))
 	l, err := mmaplog.Open(dir, &mmaplog.Options{SegmentSize: 64 << 10, HoldLock: true})
 	if err != nil {
 		t.Fatal(err)

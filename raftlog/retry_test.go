@@ -2,6 +2,7 @@ package raftlog_test
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,6 +186,9 @@ func TestOneFlushPerCall(t *testing.T) {
 					return
 				default:
 				}
+				// Yield: with two Ps, a goroutine spinning here kept the appending
+				// goroutine it had just started from running until its own P came back.
+				runtime.Gosched()
 			}
 			close(appended[k+1])
 			errs <- <-done
