@@ -39,6 +39,17 @@ type durable struct {
 	op func() error
 	// count returns the number of events in the log; nil for a limit.
 	count func() (uint64, error)
+	// flushes returns the flushes the handle ran (Stats.Flushes); nil for a peer or a
+	// limit.
+	flushes func() uint64
+}
+
+// ringlogFlushes returns a reader of l's Stats.Flushes.
+func ringlogFlushes(l *mmaplog.Log) func() uint64 {
+	return func() uint64 {
+		st, _ := l.Stats()
+		return st.Flushes
+	}
 }
 
 // ringlogCount returns l's event count.
@@ -106,10 +117,10 @@ func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 	switch impl {
 	case "ringlog-ring-syncid":
 		l, next := openRing(b)
-		return durable{count: appendedSince(l, next), op: appendWithIDSync(l, next, ev)}
+		return durable{count: appendedSince(l, next), flushes: ringlogFlushes(l), op: appendWithIDSync(l, next, ev)}
 	case "ringlog-sync":
 		l := openRinglog(b, nil)
-		return durable{count: ringlogCount(l), op: func() error {
+		return durable{count: ringlogCount(l), flushes: ringlogFlushes(l), op: func() error {
 			if _, err := l.Append(ev); err != nil {
 				return err
 			}
@@ -117,10 +128,10 @@ func durableAppendOp(b testing.TB, impl string, ev []byte) durable {
 		}}
 	case "ringlog-syncid":
 		l := openRinglog(b, nil)
-		return durable{count: ringlogCount(l), op: appendWithIDSync(l, 1, ev)}
+		return durable{count: ringlogCount(l), flushes: ringlogFlushes(l), op: appendWithIDSync(l, 1, ev)}
 	case "ringlog-syncalways":
 		l := openRinglog(b, &mmaplog.Options{Sync: mmaplog.SyncAlways})
-		return durable{count: ringlogCount(l), op: func() error {
+		return durable{count: ringlogCount(l), flushes: ringlogFlushes(l), op: func() error {
 			_, err := l.Append(ev)
 			return err
 		}}
@@ -198,6 +209,10 @@ func BenchmarkDurableAppend(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(durableSize)
 				dev := startDeviceMeter(b)
+				var flushes0 uint64
+				if w.flushes != nil {
+					flushes0 = w.flushes()
+				}
 				b.ResetTimer()
 				// b.N operations shared by the goroutines (b.Loop drives one goroutine only).
 				if err := runShared(b.N, goroutines, w.op); err != nil {
@@ -206,6 +221,14 @@ func BenchmarkDurableAppend(b *testing.B) {
 				b.StopTimer()
 				dev(b.N)
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				if w.flushes != nil {
+					// Group commit: how many events one device flush carried, and how
+					// long one flush cycle took (flush, wake-ups, the next appends).
+					if n := w.flushes() - flushes0; n > 0 {
+						b.ReportMetric(float64(b.N)/float64(n), "events/flush")
+						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(n), "µs/flush")
+					}
+				}
 			})
 		}
 	}

@@ -49,6 +49,12 @@ type Stats struct {
 	// that another handle's flush covered (of this or another process): they issued no
 	// msync of their own (group commit across handles).
 	SharedFlushes uint64
+	// Flushes counts the flushes this handle ran (for Sync, SyncAlways or SyncInterval
+	// appends, and background checkpoints): each made the records written since its
+	// previous one durable with one msync per file it touched. A Sync that an earlier or
+	// a concurrent flush covered runs none, so events appended ÷ Flushes is the events
+	// per device flush that group commit achieved.
+	Flushes uint64
 	// TotalBytes is the size of the segment files on disk.
 	TotalBytes uint64
 	// FileCount is the number of segment files.
@@ -114,6 +120,7 @@ func (l *Log) Stats() (Stats, error) {
 		NextEventID:       st.next,
 		SyncedNextEventID: l.durableNext(&st),
 		SharedFlushes:     l.sy.shared.Load(),
+		Flushes:           l.sy.issued.Load(),
 		RecycledSegments:  l.recycled.Load(),
 		SegmentSize:       l.opts.segmentSize,
 		ActiveSegment:     st.activeSeq,

@@ -87,6 +87,7 @@ func TestDurableAppendIsOneMsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pairs = 200
+	before := durFlushes(t, l)
 	n := countMsyncs(func() {
 		for id := uint64(10); id < 10+pairs; id++ {
 			if err := l.AppendWithID(id, []byte("durable event")); err != nil {
@@ -101,6 +102,10 @@ func TestDurableAppendIsOneMsync(t *testing.T) {
 	if n["seg"] != pairs || n["index"] != 0 || n["meta"] != 0 {
 		t.Fatalf("msyncs per durable append: %v for %d pairs, want exactly one segment msync each", n, pairs)
 	}
+	if got := durFlushes(t, l) - before; got != pairs {
+		t.Fatalf("Stats.Flushes moved by %d over %d durable pairs, want one each", got, pairs)
+	}
+	before = durFlushes(t, l)
 	idle := countMsyncs(func() {
 		for range 100 {
 			if err := l.Sync(); err != nil {
@@ -110,6 +115,9 @@ func TestDurableAppendIsOneMsync(t *testing.T) {
 	})
 	if len(idle) != 0 {
 		t.Fatalf("Sync with nothing new flushed %v", idle)
+	}
+	if got := durFlushes(t, l) - before; got != 0 {
+		t.Fatalf("100 Syncs with nothing new counted %d flushes", got)
 	}
 	// A delete makes the next Sync a checkpoint (records, index, meta).
 	if _, err := l.DeleteRange(0, 4); err != nil {
@@ -124,6 +132,44 @@ func TestDurableAppendIsOneMsync(t *testing.T) {
 		t.Fatalf("Sync after a prefix delete flushed %v, want a checkpoint with one meta msync", cp)
 	}
 	t.Logf("Sync after a delete: %v", cp)
+}
+
+// durFlushes returns Stats.Flushes of l.
+func durFlushes(t *testing.T, l *mmaplog.Log) uint64 {
+	t.Helper()
+	st, err := l.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Flushes
+}
+
+// TestGroupCommitCountsFlushes: 8 goroutines appending under SyncAlways share flushes;
+// Stats.Flushes counts the ones the handle ran, one segment msync each.
+func TestGroupCommitCountsFlushes(t *testing.T) {
+	l := durOpen(t, t.TempDir(), &mmaplog.Options{Sync: mmaplog.SyncAlways})
+	durAppend(t, l, 0, 1, "a") // the first flush is a checkpoint
+	const writers, each = 8, 50
+	before := durFlushes(t, l)
+	n := countMsyncs(func() {
+		var wg sync.WaitGroup
+		for range writers {
+			wg.Go(func() {
+				for range each {
+					if _, err := l.Append([]byte("group")); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	flushes := durFlushes(t, l) - before
+	t.Logf("%d goroutines x %d SyncAlways appends: %d flushes (%.1f events per flush), %d segment msyncs", writers, each, flushes, float64(writers*each)/float64(flushes), n["seg"])
+	if flushes == 0 || flushes >= writers*each || uint64(n["seg"]) != flushes {
+		t.Fatalf("%d appends: Stats.Flushes %d, segment msyncs %d: want fewer flushes than appends (group commit), one msync each", writers*each, flushes, n["seg"])
+	}
 }
 
 // TestRecoveryScansPastTheOnDiskState: events made durable by data-only Syncs are

@@ -75,6 +75,7 @@ type syncer struct {
 	dataOnly   atomic.Bool
 	background atomic.Bool   // a background checkpoint is running
 	shared     atomic.Uint64 // records-only flushes another handle's flush covered
+	issued     atomic.Uint64 // flushes that wrote back records (Stats.Flushes)
 }
 
 // shapeMark is what a data-only flush relies on being unchanged since the last checkpoint:
@@ -314,6 +315,7 @@ func (l *Log) writeBack(plan *flushPlan, idx *ringindex.Index) error {
 	if err := l.syncData(plan, pinned, idx); err != nil {
 		return err
 	}
+	l.sy.issued.Add(1)
 	l.sy.pmu.Lock()
 	l.sy.flushed.advance(flushMark{valid: true, next: plan.next, pos: ringindex.MakeSlot(plan.active, plan.endOff), truncs: plan.truncs})
 	l.sy.pmu.Unlock()

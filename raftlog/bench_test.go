@@ -106,10 +106,11 @@ func entry128(index uint64) *raft.Log {
 
 // BenchmarkStoreLogs stores batches of 1 and 64 entries of 128 B, durably (each store
 // flushes every call), from one goroutine. The baseline limit-fdatasync is a pwrite of
-// 4 KiB into a written file plus fdatasync: the floor of one durable write here.
+// 4 KiB into a written file plus fdatasync: the floor of one durable write here;
+// limit-msync the floor of one through a shared mapping (msyncLimit).
 func BenchmarkStoreLogs(b *testing.B) {
 	for _, n := range []int{1, 64} {
-		for _, impl := range append(impls[:len(impls):len(impls)], "limit-fdatasync") {
+		for _, impl := range append(impls[:len(impls):len(impls)], "limit-fdatasync", "limit-msync") {
 			b.Run(fmt.Sprintf("entries=%d/impl=%s", n, impl), func(b *testing.B) {
 				b.SetBytes(int64(128 * n))
 				b.ReportAllocs()
@@ -128,6 +129,10 @@ func BenchmarkStoreLogs(b *testing.B) {
 					}
 					return
 				}
+				if impl == "limit-msync" {
+					msyncLimit(b, n)
+					return
+				}
 				logs, _ := openImpl(b, impl, filepath.Join(b.TempDir(), "store"))
 				batch := make([]*raft.Log, n)
 				for i := range batch {
@@ -144,6 +149,57 @@ func BenchmarkStoreLogs(b *testing.B) {
 					next += uint64(n)
 				}
 			})
+		}
+	}
+}
+
+// msyncLimit is the floor of a durable write through a shared mapping, which is how
+// ringlog writes: it copies n records of 128 B + a 28-byte header into a mapping of a
+// written file, one after the other, and msyncs the pages they touched. The file is
+// written in calls of 4 KiB, so that the page cache holds it in 4 KiB folios, as a
+// flushing ringlog handle keeps its segments (a store into a large folio dirties all of
+// it, and msync writes it all back). Each round's first store takes a write fault on the
+// page the previous msync write-protected; pwrite + fdatasync (limit-fdatasync) pays
+// neither that fault nor the write-protection.
+func msyncLimit(b *testing.B, n int) {
+	const size = 64 << 20
+	f, err := os.Create(filepath.Join(b.TempDir(), "limit-msync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	block := make([]byte, 4096)
+	for off := 0; off < size; off += len(block) {
+		if _, err := f.Write(block); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Munmap(m) })
+	if err := unix.Madvise(m, unix.MADV_RANDOM); err != nil {
+		b.Fatal(err)
+	}
+	rec := make([]byte, 128+28)
+	for i := range rec {
+		rec[i] = byte(i)
+	}
+	off := 0
+	for b.Loop() {
+		if off+n*len(rec) > size {
+			off = 0
+		}
+		start := off
+		for range n {
+			off += copy(m[off:], rec)
+		}
+		if err := unix.Msync(m[start&^4095:(off+4095)&^4095], unix.MS_SYNC); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -45,7 +45,8 @@ var workloads = []Workload{
 		Desc: "One 128 B event per call, durable when the call returns: `ringlog-sync` is Append + Sync, `ringlog-syncid` AppendWithID + Sync (one writer), " +
 			"`ringlog-syncalways` Append on a handle opened with SyncAlways (group commit across the goroutines); tidwall/wal with sync (fsync per Write), raft-wal (fsync per StoreLog, serialized by its writeMu). " +
 			"Limit: pwrite of the payload into a written file + fdatasync. ns/op is per event across all goroutines; events/s is the aggregate; " +
-			"dev-KiB/op: what the device wrote per event (journal included; other writers of the device count too)."},
+			"dev-KiB/op: what the device wrote per event (journal included; other writers of the device count too); " +
+			"events/flush and µs/flush (ringlog): the events one flush of the handle carried (Stats.Flushes) and the time from one flush to the next."},
 	{Name: "DurableBatch", Title: "Durable batches of 100 events", Primary: "ns/op", FlushUnit: "ns/op",
 		Desc: "100 events of 128 B per call, durable when the call returns: `ringlog-sync` AppendBatch + Sync, `ringlog-syncid` AppendBatchWithIDs + Sync, `ringlog-syncalways` AppendBatch under SyncAlways; " +
 			"tidwall/wal Batch + WriteBatch with sync (one fsync per batch), raft-wal StoreLogs of 100 (one fsync per call). Limit: one pwrite of the 100 payloads (12.5 KiB) + fdatasync. ns/event = ns/op ÷ 100; " +
