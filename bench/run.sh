@@ -11,8 +11,12 @@
 # usage: ./run.sh [full|quick|durable]
 #   full     -count 6 -benchtime 1s: enough for benchstat; roughly 30-40 minutes on 2 cores, 5 GiB of disk
 #   quick    -count 1 -benchtime 50ms -short (no 10M-event logs): under 3 minutes
-#   durable  -count 5 -benchtime 1s of DurableAppend, DurableBatch, DurableMultiProcess,
-#            SyncIdle and SegmentPrep (the limits of segment preparation): about 10 minutes
+#   durable  5 rounds of -count 1 -benchtime 1s of DurableAppend, DurableBatch,
+#            DurableMultiProcess, SyncIdle and SegmentPrep (the limits of segment
+#            preparation), one test binary run per round, so that every impl and limit is
+#            measured in each round and a drift of the disk's flush time over the minutes of
+#            the run falls on all of them alike (with -count 5 each runs 5 times in a row):
+#            about 10 minutes
 # environment: GO (go), BENCHSTAT (benchstat's module@version), BENCH (-bench regexp, .),
 #   RUN (1; 0 remakes benchstat's output and the report from the existing raw output)
 set -euo pipefail
@@ -26,7 +30,7 @@ case $mode in
 full)  count=6 benchtime=1s  flags=(-timeout 120m) readme=(-readme ../README.md) ;;
 quick) count=1 benchtime=50ms flags=(-short -timeout 10m) readme=() ;;
 durable)
-	count=5 benchtime=1s flags=(-timeout 60m) readme=() out=durable chart=(-svg '') cmd='`make bench-durable`'
+	count=5 rounds=5 benchtime=1s flags=(-timeout 60m) readme=() out=durable chart=(-svg '') cmd='`make bench-durable`'
 	BENCH=${BENCH:-'^Benchmark(Durable|SyncIdle|SegmentPrep)'} ;;
 *) echo "usage: $0 [full|quick|durable]" >&2; exit 2 ;;
 esac
@@ -37,8 +41,21 @@ tmp=$(mktemp results/.$out.XXXXXX)
 trap 'rm -f "$tmp"' EXIT
 
 if [ "${RUN:-1}" != 0 ]; then
-	echo "== bench ($mode): go test -bench ${BENCH:-.} -count $count -benchtime $benchtime ${flags[*]}"
-	"$GO" test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -benchtime "$benchtime" "${flags[@]}" . | tee "$tmp"
+	if [ -n "${rounds:-}" ]; then
+		echo "== bench ($mode): $rounds rounds of the test binary with -bench ${BENCH:-.} -count 1 -benchtime $benchtime ${flags[*]}"
+		bin=$(mktemp -d)
+		trap 'rm -f "$tmp"; rm -rf "$bin"' EXIT
+		"$GO" test -c -o "$bin/bench.test" .
+		: >"$tmp"
+		for round in $(seq "$rounds"); do
+			echo "== round $round of $rounds"
+			"$bin/bench.test" -test.run '^$' -test.bench "${BENCH:-.}" -test.benchmem -test.count 1 -test.benchtime "$benchtime" \
+				"${flags[@]/#-/-test.}" | tee -a "$tmp"
+		done
+	else
+		echo "== bench ($mode): go test -bench ${BENCH:-.} -count $count -benchtime $benchtime ${flags[*]}"
+		"$GO" test -run '^$' -bench "${BENCH:-.}" -benchmem -count "$count" -benchtime "$benchtime" "${flags[@]}" . | tee "$tmp"
+	fi
 	mv "$tmp" "$raw"
 	chmod 644 "$raw"
 fi
@@ -62,5 +79,5 @@ done
 rm -f results/.benchstat.err
 
 BENCH_GO_VERSION=$("$GO" env GOVERSION) "$GO" run ./cmd/report -in "$raw" -md "results/$out.md" "${chart[@]}" \
-	-mode "$mode" -count "$count" -benchtime "$benchtime" -cmd "$cmd" "${stat[@]}" "${readme[@]}"
+	-mode "$mode" -count "$count" -rounds "${rounds:-}" -benchtime "$benchtime" -cmd "$cmd" "${stat[@]}" "${readme[@]}"
 echo "== wrote bench/results/$out.{txt,md}"

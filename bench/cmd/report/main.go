@@ -25,18 +25,19 @@ func main() {
 	chart := flag.String("svg", "results/latest.svg", "chart to write (.svg, .png, .pdf); empty: none")
 	mode := flag.String("mode", "full", "run mode named in the report: full or quick")
 	count := flag.String("count", "?", "-count of the run, for the report")
+	rounds := flag.String("rounds", "", "number of -count 1 rounds the run was made of, if it was (for the report)")
 	benchtime := flag.String("benchtime", "1s", "-benchtime of the run, for the report")
 	benchstat := flag.String("benchstat", "", "benchstat output to link from the report, if any")
 	readme := flag.String("readme", "", "README whose results block to refresh, if any")
 	command := flag.String("cmd", "`make bench-peers` (full) or `make bench-quick`", "what remakes the report, named in it (Markdown)")
 	flag.Parse()
-	if err := run(*in, *md, *chart, *mode, *count, *benchtime, *benchstat, *readme, *command); err != nil {
+	if err := run(*in, *md, *chart, *mode, *count, *rounds, *benchtime, *benchstat, *readme, *command); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, md, chart, mode, count, benchtime, benchstat, readme, command string) error {
+func run(in, md, chart, mode, count, rounds, benchtime, benchstat, readme, command string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -50,7 +51,7 @@ func run(in, md, chart, mode, count, benchtime, benchstat, readme, command strin
 		return fmt.Errorf("%s: no benchmark results", in)
 	}
 	info := machine(res)
-	info.Mode, info.Count, info.Benchtime = mode, count, benchtime
+	info.Mode, info.Count, info.Rounds, info.Benchtime = mode, count, rounds, benchtime
 	info.Source, info.Command = filepath.Base(in), command
 	info.Date = time.Now().UTC().Format("2006-01-02 15:04 UTC")
 	if benchstat != "" {
