@@ -43,16 +43,22 @@ func (l *Log) metaWord32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&l.m
 func (l *Log) sharedCovered(gen uint64) bool {
 	durable, flushing := l.metaWord(metaDurableOff), l.metaWord(metaFlushingOff)
 	seqWord, waiters := l.metaWord32(metaDurableSeqOff), l.metaWord32(metaDurableWaitersOff)
-	deadline := time.Now().Add(sharedFlushWait)
+	var deadline time.Time // set when the first wait starts: the common case waits for none
 	for attempt := 0; ; attempt++ {
 		seq := atomic.LoadUint32(seqWord)
 		d := atomic.LoadUint64(durable)
 		if d >= gen {
 			return true
 		}
+		if atomic.LoadUint64(flushing) <= d {
+			return false // no flush in progress: lead one
+		}
+		if attempt == 0 {
+			deadline = time.Now().Add(sharedFlushWait)
+		}
 		left := time.Until(deadline)
-		if atomic.LoadUint64(flushing) <= d || left <= 0 {
-			return false // no flush in progress (or its flusher died): lead one
+		if left <= 0 {
+			return false // the flush in progress outlasted the wait (its flusher died?): lead one
 		}
 		atomic.AddUint32(waiters, 1)
 		sleepOnFor(seqWord, seq, left, attempt)

@@ -53,6 +53,8 @@ type syncer struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	running bool
+	waiting int    // callers of syncThrough waiting for the flush that runs
+	woken   int    // how many of them the last flush woke (group commit yields only then)
 	durable uint64 // every commit generation <= durable is durable
 	err     error  // error of the last flush, for the callers it covered
 	done    chan struct{}
@@ -183,16 +185,22 @@ func (l *Log) syncThrough(gen uint64) error {
 		if !s.running {
 			break
 		}
+		s.waiting++
 		s.cond.Wait()
+		s.waiting--
 	}
 	// Lead a flush; it covers every commit up to the moment it snapshots the state. Let
 	// the appenders just woken by the previous flush commit first, so this one covers
-	// them too (group commit).
+	// them too (group commit). A lone durable writer woke nobody: it does not yield,
+	// since each yield with an idle P wakes a thread (a futex call) for nothing.
 	s.running = true
+	yield := s.woken > 0
 	s.mu.Unlock()
 	s.activity.Add(1) // the lock releaser counts a flush as use of the handle (holdlock.go)
-	for range groupCommitYields {
-		runtime.Gosched()
+	if yield {
+		for range groupCommitYields {
+			runtime.Gosched()
+		}
 	}
 	covered, err := l.flush(false)
 	s.activity.Add(1)
@@ -201,6 +209,7 @@ func (l *Log) syncThrough(gen uint64) error {
 	if err == nil && covered > s.durable {
 		s.durable = covered
 	}
+	s.woken = s.waiting
 	s.cond.Broadcast()
 	if err != nil {
 		return err
@@ -455,7 +464,7 @@ func (l *Log) syncRecords(pinned []*segment, startSeq, startOff, active, endOff 
 		if err := msync(s.data[lo:hi]); err != nil {
 			return fmt.Errorf("mmaplog: sync segment %d: %w", s.seq, err)
 		}
-		noteMsync(segmentFileName(s.seq), lo, hi-lo)
+		noteSegmentMsync(s.seq, lo, hi-lo)
 	}
 	return nil
 }
@@ -512,6 +521,14 @@ var msyncHook atomic.Pointer[func(name string, off, n int64)]
 func noteMsync(name string, off, n uint64) {
 	if h := msyncHook.Load(); h != nil {
 		(*h)(name, int64(off), int64(n))
+	}
+}
+
+// noteSegmentMsync is noteMsync for segment seq; it names the file only when a hook is
+// set (formatting the name cost a durable flush an allocation and about a microsecond).
+func noteSegmentMsync(seq, off, n uint64) {
+	if msyncHook.Load() != nil {
+		noteMsync(segmentFileName(seq), off, n)
 	}
 }
 

@@ -189,7 +189,7 @@ func (w *wtx) clearAbandoned(seq, off uint64) error {
 	if err := msync(data[off&^4095 : end]); err != nil {
 		return fmt.Errorf("mmaplog: clear an abandoned append in segment %d: %w", seq, err)
 	}
-	noteMsync(segmentFileName(seq), off&^4095, end-off&^4095)
+	noteSegmentMsync(seq, off&^4095, end-off&^4095)
 	return nil
 }
 
