@@ -5,6 +5,7 @@ package mmaplog
 import (
 	"errors"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,12 +97,24 @@ func msync(b []byte) error {
 // (docs/FORMAT.md sections 9 and 14).
 const recyclingSupported = true
 
-// lockMapping takes the shared lock that a mapping of segment file f holds. It fails,
-// without blocking, when a recycler holds the file exclusively.
+// lockMapping takes the shared lock that a mapping of segment file f holds. An exclusive
+// lock is only ever held briefly: by a recycler while it rewrites a pool file's header and
+// syncs that page (the file then carries another seq, which the caller's header check
+// catches), or by a child process forked meanwhile by any goroutine, whose inherited copy of
+// the recycler's descriptor keeps the lock until the child execs. So it waits for the lock
+// up to mappingLockWait, then fails: a writer mapping the segment it is about to append to
+// took this failure for a missing segment (a spurious ErrCorrupt from Append).
 func lockMapping(f *os.File) error {
+	deadline := time.Now().Add(mappingLockWait)
+	pause := 20 * time.Microsecond
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
 		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EWOULDBLOCK && time.Now().Before(deadline) {
+			time.Sleep(pause)
+			pause = min(2*pause, 5*time.Millisecond)
 			continue
 		}
 		if err != nil {
@@ -110,6 +123,9 @@ func lockMapping(f *os.File) error {
 		return nil
 	}
 }
+
+// mappingLockWait bounds lockMapping's wait for an exclusive holder.
+const mappingLockWait = 200 * time.Millisecond
 
 // lockRecycle takes the exclusive lock of a pool file that is about to become a new
 // segment. It reports false, without blocking, when some process still maps the file.

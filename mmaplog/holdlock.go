@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,6 +174,11 @@ func (l *Log) releaser() {
 			// and an active holder's releaser wakes once per holdIdle, not once per
 			// write call.
 			deadline := time.Now().Add(time.Duration(holdIdle.Load()))
+			// The futex wait blocks this thread with its P: a goroutine readied just
+			// before (the write call that waited for the lock mutex Release held) would
+			// wait in that P's queue until the runtime takes the P back, which can be
+			// milliseconds, with the lock free. Let it run first.
+			runtime.Gosched()
 			for attempt := 0; atomic.LoadUint32(waiters) == 0; attempt++ {
 				left := time.Until(deadline)
 				if left <= 0 || h.stopping() {
