@@ -20,6 +20,9 @@ const (
 	defaultHoldIdle    = 5 * time.Millisecond
 )
 
+// releaserSlice bounds one futex wait of the releaser.
+const releaserSlice = 50 * time.Millisecond
+
 // holdIdle is how long a holder stays idle before its releaser drops the lock (a variable
 // so that tests can lengthen it).
 var holdIdle atomic.Int64
@@ -143,7 +146,8 @@ func (l *Log) stopHolder() {
 	}
 	close(l.hold.done)
 	// Wake the releaser from its futex wait (and, harmlessly, any other holder's, which
-	// sleeps again). One that checked done just before the close sleeps out its holdIdle.
+	// sleeps again). One that checked done just before the close sleeps out its current
+	// wait (at most releaserSlice).
 	wakeAll(l.lockWaiters())
 	l.hold.wg.Wait()
 }
@@ -184,7 +188,9 @@ func (l *Log) releaser() {
 				if left <= 0 || h.stopping() {
 					break
 				}
-				sleepOnFor(waiters, 0, left, attempt)
+				// In slices of at most releaserSlice: a Close that wakes the word between
+				// the check above and the wait costs at most that long.
+				sleepOnFor(waiters, 0, min(left, releaserSlice), attempt)
 			}
 			if h.stopping() {
 				return
