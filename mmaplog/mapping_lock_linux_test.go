@@ -4,9 +4,7 @@ package mmaplog_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,10 +35,6 @@ func holdExclusive(t *testing.T, path string, d time.Duration) <-chan struct{} {
 	return released
 }
 
-func segPath(dir string, seq uint64) string {
-	return filepath.Join(dir, fmt.Sprintf("seg-%016x", seq))
-}
-
 // TestMappingWaitsOutABriefExclusiveLock: a segment file held exclusively for a moment
 // (a recycler rewriting a header, a forked child's inherited descriptor) is mapped once
 // the lock goes, by a reader and by the writer moving into it: before, the writer's
@@ -61,7 +55,7 @@ func TestMappingWaitsOutABriefExclusiveLock(t *testing.T) {
 	l.Close()
 
 	// A reader: a new handle maps segment 1 (at Open or at its first Get there).
-	released := holdExclusive(t, segPath(dir, 1), 20*time.Millisecond)
+	released := holdExclusive(t, rcSegPath(dir, 1), 20*time.Millisecond)
 	start := time.Now()
 	r, err := mmaplog.Open(dir, &mmaplog.Options{ReadOnly: true})
 	if err != nil {
@@ -87,7 +81,7 @@ func TestMappingWaitsOutABriefExclusiveLock(t *testing.T) {
 		if _, err := p.Append(ev); err != nil { // the first append starts the preparation
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(segPath(dir, next)); err == nil {
+		if _, err := os.Stat(rcSegPath(dir, next)); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -100,7 +94,7 @@ func TestMappingWaitsOutABriefExclusiveLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	released = holdExclusive(t, segPath(dir, next), 20*time.Millisecond)
+	released = holdExclusive(t, rcSegPath(dir, next), 20*time.Millisecond)
 	for st, _ := w.Stats(); st.ActiveSegment < next; st, _ = w.Stats() {
 		if _, err := w.Append(ev); err != nil {
 			t.Fatalf("append into segment %d while it was locked for 20 ms: %v", next, err)
@@ -135,7 +129,7 @@ func TestMappingGivesUpOnAHeldExclusiveLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	released := holdExclusive(t, segPath(dir, 0), 600*time.Millisecond)
+	released := holdExclusive(t, rcSegPath(dir, 0), 600*time.Millisecond)
 	start := time.Now()
 	_, err = r.Get(id)
 	took := time.Since(start)
